@@ -1,0 +1,63 @@
+"""Ingest throughput: 10,000 series × 60 points posted as 1,000-measurement batches.
+
+    python bench/ingest.py [--connections 8]
+
+Series: metric bench.m0..m9 × host h0..h999 (region r0..r3, az a..c follow from the host);
+one point a minute over the last hour. Prints measurements/s, server CPU seconds and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+
+import orjson
+
+from _server import Server, post_all
+
+METRICS = [f"bench.m{i}" for i in range(10)]
+HOSTS = 1000
+
+
+def host_tags(h: int) -> dict[str, str]:
+    return {"host": f"h{h}", "region": f"r{h % 4}", "az": "abc"[h % 3]}
+
+
+def bodies(now: int, batch: int = 1000) -> list[bytes]:
+    start = now - now % 60 - 3600
+    measurements = [
+        {"name": metric, "value": float((h * 7 + minute) % 100), "time": start + minute * 60, "tags": host_tags(h)}
+        for minute in range(60) for metric in METRICS for h in range(HOSTS)
+    ]
+    return [orjson.dumps({"measurements": measurements[i:i + batch]}) for i in range(0, len(measurements), batch)]
+
+
+async def run(connections: int) -> None:
+    server = Server()
+    server.start()
+    try:
+        payloads = bodies(int(time.time()))
+        total = sum(1 for _ in range(len(payloads))) * 1000
+        cpu0 = server.cpu_seconds()
+        started = time.perf_counter()
+        latencies = await post_all(server.url, "/v1/measurements", payloads, connections)
+        elapsed = time.perf_counter() - started
+        cpu = server.cpu_seconds() - cpu0
+        latencies.sort()
+        print(f"measurements:        {total}")
+        print(f"requests:            {len(payloads)} over {connections} connections")
+        print(f"elapsed:             {elapsed:.2f} s")
+        print(f"throughput:          {total / elapsed:,.0f} measurements/s")
+        print(f"server CPU:          {cpu:.2f} s ({total / cpu:,.0f} measurements per CPU second)")
+        print(f"request p50 / p99:   {latencies[len(latencies) // 2] * 1000:.1f} / "
+              f"{latencies[int(len(latencies) * 0.99)] * 1000:.1f} ms")
+        print(f"server peak RSS:     {server.peak_rss_mib():.0f} MiB")
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--connections", type=int, default=8)
+    asyncio.run(run(parser.parse_args().connections))

@@ -1,0 +1,32 @@
+"""Vigil's own metrics, served at /metrics in the Prometheus text format."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class SelfMetrics:
+    """One registry per server instance (tests run several in one process)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("vigil_http_requests", "HTTP requests answered", ["route", "method", "status"],
+                                registry=r)
+        self.latency = Histogram("vigil_http_request_duration_seconds", "HTTP request latency", ["route"],
+                                 registry=r, buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
+        self.measurements = Counter("vigil_measurements", "Measurements received by outcome", ["outcome"],
+                                    registry=r)
+        self.batch_rows = Histogram("vigil_ingest_batch_rows", "Rows per storage INSERT", registry=r,
+                                    buckets=(1, 10, 100, 1_000, 10_000, 50_000, 100_000, 500_000))
+        self.flush_seconds = Histogram("vigil_ingest_flush_seconds", "Time per storage INSERT", registry=r,
+                                       buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5))
+        self.pending_rows = Gauge("vigil_ingest_pending_rows", "Measurements queued for the next INSERT",
+                                  registry=r)
+        self.storage_errors = Counter("vigil_storage_errors", "Failed storage statements", ["engine"], registry=r)
+        self.series_cache = Gauge("vigil_series_cache_entries", "Series resolved in the ingest cache", registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,72 @@
+"""Builds the ASGI app around Services and runs it with uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import AsyncIterator
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from vigil.api import health
+from vigil.api.appoptics import jobs, measurements, metrics
+from vigil.api.http import json_response
+from vigil.config import Settings
+from vigil.services import Services
+
+log = logging.getLogger(__name__)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    messages = {404: "No such resource", 405: f"Method {request.method} is not allowed here"}
+    return json_response({"errors": {"request": [messages.get(exc.status_code, exc.detail)]}}, exc.status_code,
+                         dict(exc.headers or {}))
+
+
+def build_app(services: Services) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await services.start()
+        try:
+            yield
+        finally:
+            await services.close()
+
+    app = Starlette(
+        routes=[*health.routes, *measurements.routes, *metrics.routes, *jobs.routes],
+        exception_handlers={HTTPException: _http_error},
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    return app
+
+
+async def serve(settings: Settings) -> None:
+    services = Services(settings)
+    app = build_app(services)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
+                            lifespan="on", timeout_graceful_shutdown=30, server_header=False)
+    server = uvicorn.Server(config)
+
+    async def announce() -> None:
+        while not server.started:
+            if server.should_exit:
+                return
+            await asyncio.sleep(0.02)
+        if services.admin_token:
+            print(f"admin token: {services.admin_token}", flush=True)
+        port = server.servers[0].sockets[0].getsockname()[1] if server.servers else settings.port
+        print(f"listening on http://{settings.host}:{port}", flush=True)
+
+    announcer = asyncio.create_task(announce())
+    await server.serve()
+    announcer.cancel()
+    if not server.started:
+        sys.exit(1)

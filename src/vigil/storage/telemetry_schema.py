@@ -1,0 +1,85 @@
+"""Versioned schema of the telemetry engine. Migrations only ever append; each runs once, in order."""
+
+from __future__ import annotations
+
+import logging
+
+from vigil.config import Settings
+from vigil.storage.telemetry import TelemetryStore
+
+log = logging.getLogger(__name__)
+
+# Each migration is a list of statements; `{db}` is the database name.
+# Gorilla suits slowly changing floats, DoubleDelta regular timestamps; ZSTD on top of both.
+MIGRATIONS: list[list[str]] = [
+    [
+        # One row per accepted measurement. `uniq` is 0 for ordinary points, so that a second write
+        # to the same (series, time) replaces the first (ReplacingMergeTree keeps the highest
+        # `version`); service-side aggregated metrics give each point its own `uniq` so that
+        # every point of a period is kept and combined when read.
+        """
+        CREATE TABLE IF NOT EXISTS {db}.samples (
+            metric LowCardinality(String),
+            series_id UInt64,
+            time DateTime('UTC') CODEC(DoubleDelta, ZSTD(1)),
+            uniq UInt64 CODEC(ZSTD(1)),
+            count UInt64 CODEC(T64, ZSTD(1)),
+            sum Float64 CODEC(Gorilla, ZSTD(1)),
+            min Float64 CODEC(Gorilla, ZSTD(1)),
+            max Float64 CODEC(Gorilla, ZSTD(1)),
+            last Float64 CODEC(Gorilla, ZSTD(1)),
+            stddev Float64 CODEC(Gorilla, ZSTD(1)),
+            version UInt64 CODEC(Delta, ZSTD(1))
+        )
+        ENGINE = ReplacingMergeTree(version)
+        PARTITION BY toYYYYMMDD(time)
+        ORDER BY (metric, series_id, time, uniq)
+        SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = 10000
+        """,
+        # The series index: one row per (metric, tag set), written the first time a process sees it.
+        """
+        CREATE TABLE IF NOT EXISTS {db}.series (
+            metric LowCardinality(String),
+            series_id UInt64,
+            tags Map(LowCardinality(String), String),
+            first_seen DateTime('UTC')
+        )
+        ENGINE = ReplacingMergeTree(first_seen)
+        ORDER BY (metric, series_id)
+        SETTINGS non_replicated_deduplication_window = 10000
+        """,
+    ],
+]
+
+
+async def migrate(store: TelemetryStore, settings: Settings) -> int:
+    """Bring the telemetry schema up to date and apply the configured retention; returns the version."""
+    db = store.database
+    await store.execute(f"CREATE DATABASE IF NOT EXISTS {db}")
+    await store.execute(
+        f"CREATE TABLE IF NOT EXISTS {db}.schema_migrations (version UInt32, applied_at DateTime('UTC') "
+        "DEFAULT now()) ENGINE = MergeTree ORDER BY version"
+    )
+    done = await store.query_arrow(f"SELECT max(version) AS v FROM {db}.schema_migrations")
+    current = int(done.column("v")[0].as_py() or 0)
+    for version, statements in enumerate(MIGRATIONS, start=1):
+        if version <= current:
+            continue
+        for statement in statements:
+            await store.execute(statement.format(db=db))
+        await store.execute(f"INSERT INTO {db}.schema_migrations (version) VALUES ({version})")
+        log.info("telemetry schema migrated to version %d", version)
+    await apply_retention(store, settings)
+    return len(MIGRATIONS)
+
+
+async def apply_retention(store: TelemetryStore, settings: Settings) -> None:
+    db = store.database
+    fsync = 1 if settings.fsync else 0
+    await store.execute(
+        f"ALTER TABLE {db}.samples MODIFY TTL time + toIntervalSecond({int(settings.raw_retention)}) "
+        "SETTINGS materialize_ttl_after_modify = 0"
+    )
+    for table in ("samples", "series"):
+        await store.execute(f"ALTER TABLE {db}.{table} MODIFY SETTING fsync_after_insert = {fsync}, "
+                            f"fsync_part_directory = {fsync}")

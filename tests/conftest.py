@@ -1,0 +1,84 @@
+"""Shared fixtures: an in-process server on the real engines (chDB + SQLite), and token helpers.
+
+chDB opens one data path per process, so in-process tests share one chDB directory and each test
+gets its own database in it; end-to-end tests (tests/e2e) run `vigil serve` as a subprocess.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from vigil.auth.roles import Role
+from vigil.config import Settings
+from vigil.server import build_app
+from vigil.services import Services
+from vigil.storage.telemetry import ChdbTelemetry
+
+ADMIN = "test-admin-token-0123456789"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def chdb_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("chdb")
+
+
+class Vigil:
+    """An in-process server and clients for it."""
+
+    def __init__(self, services: Services, client: httpx.AsyncClient) -> None:
+        self.services = services
+        self.client = client
+
+    def as_token(self, token: str | None) -> httpx.AsyncClient:
+        auth = (token, "") if token is not None else None
+        return httpx.AsyncClient(transport=self.client._transport, base_url="http://vigil.test", auth=auth)
+
+    async def token(self, role: Role, *, active: bool = True, environment: str | None = None) -> str:
+        _, secret = await self.services.tokens.create(name=f"{role.value} token", role=role, active=active,
+                                                      environment=environment)
+        return secret
+
+    async def post_measurements(self, payload: dict[str, Any], **kwargs: Any) -> httpx.Response:
+        return await self.client.post("/v1/measurements", json=payload, **kwargs)
+
+
+StartVigil = Callable[..., Any]
+
+
+@pytest.fixture
+async def start_vigil(chdb_path: Path, tmp_path: Path) -> AsyncIterator[StartVigil]:
+    started: list[tuple[Services, httpx.AsyncClient]] = []
+
+    async def start(**overrides: Any) -> Vigil:
+        settings = replace(Settings(data_dir=tmp_path / f"data-{len(started)}", admin_token=ADMIN), **overrides)
+        telemetry = ChdbTelemetry(chdb_path, database=f"t_{uuid.uuid4().hex}")
+        services = Services(settings, telemetry=telemetry)
+        app = build_app(services)
+        await services.start()
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://vigil.test",
+                                   auth=(ADMIN, ""))
+        started.append((services, client))
+        return Vigil(services, client)
+
+    yield start
+    for services, client in started:
+        await client.aclose()
+        await services.close()
+        await services.telemetry.execute(f"DROP DATABASE IF EXISTS {services.telemetry.database}")
+
+
+@pytest.fixture
+async def vigil(start_vigil: StartVigil) -> Vigil:
+    return await start_vigil()
