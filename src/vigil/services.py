@@ -13,7 +13,7 @@ from vigil.metrics.ingest import Ingestor
 from vigil.metrics.query import MeasurementReader
 from vigil.metrics.writer import SCHEMAS, SampleWriter
 from vigil.selfmetrics import SelfMetrics
-from vigil.storage import telemetry_schema
+from vigil.storage import metadata, telemetry_schema
 from vigil.storage.metadata import MetadataDB
 from vigil.storage.telemetry import ChdbTelemetry, TelemetryStore
 from vigil.storage.wal import SegmentLog
@@ -52,8 +52,8 @@ class Services:
 
     async def start(self) -> None:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        await self.metadata.migrate()
-        await telemetry_schema.migrate(self.telemetry, self.settings)
+        await self.metadata.migrate({"core": metadata.CORE})
+        await telemetry_schema.migrate(self.telemetry, self.settings, {"metrics": telemetry_schema.METRICS})
         await self.jobs.recover()
         self.admin_token = await self.tokens.ensure_admin(self.settings.admin_token, self.settings.data_dir)
         self.self_metrics.pending_rows.set_function(lambda: self.writer.pending_rows)

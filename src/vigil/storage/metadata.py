@@ -22,8 +22,8 @@ async def _v1_initial(conn: AsyncConnection) -> None:
         await conn.run_sync(table.create, checkfirst=True)
 
 
-# Append only: a migration that has shipped is never edited.
-MIGRATIONS: list[Migration] = [_v1_initial]
+# Each concept owns an append-only list; a migration that has shipped is never edited.
+CORE: list[Migration] = [_v1_initial]
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -53,18 +53,22 @@ class MetadataDB:
     def connect(self):  # type: ignore[no-untyped-def]
         return self.engine.connect()
 
-    async def migrate(self) -> int:
+    async def migrate(self, components: dict[str, list[Migration]]) -> None:
+        """Run every component's migrations that have not run yet, each in its own transaction."""
+        v = tables.schema_version
         async with self.engine.begin() as conn:
-            await conn.run_sync(tables.schema_version.create, checkfirst=True)
-            current = (await conn.execute(sa.select(sa.func.max(tables.schema_version.c.version)))).scalar()
-            current = current or 0
-            for version, migration in enumerate(MIGRATIONS, start=1):
-                if version <= current:
-                    continue
-                await migration(conn)
-                await conn.execute(tables.schema_version.insert().values(version=version, applied_at=time.time()))
-                log.info("metadata schema migrated to version %d", version)
-        return len(MIGRATIONS)
+            await conn.run_sync(v.create, checkfirst=True)
+        for component, migrations in components.items():
+            async with self.engine.begin() as conn:
+                current = (await conn.execute(sa.select(sa.func.max(v.c.version)).where(
+                    v.c.component == component))).scalar() or 0
+                for version, migration in enumerate(migrations, start=1):
+                    if version <= current:
+                        continue
+                    await migration(conn)
+                    await conn.execute(v.insert().values(component=component, version=version,
+                                                         applied_at=time.time()))
+                    log.info("metadata schema of %s migrated to version %d", component, version)
 
     async def ping(self) -> bool:
         try:

@@ -8,6 +8,7 @@ metadata = sa.MetaData()
 
 schema_version = sa.Table(
     "schema_version", metadata,
+    sa.Column("component", sa.String(64), primary_key=True),
     sa.Column("version", sa.Integer, primary_key=True),
     sa.Column("applied_at", sa.Float, nullable=False),
 )

@@ -1,4 +1,9 @@
-"""Versioned schema of the telemetry engine. Migrations only ever append; each runs once, in order."""
+"""Versioned schema of the telemetry engine.
+
+Each concept (metrics, logs, events …) owns a list of migrations; a migration is a list of
+statements with `{db}` for the database name. Lists only ever grow; each migration runs once, in
+order, and `schema_migrations` records (component, version).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ log = logging.getLogger(__name__)
 
 # Each migration is a list of statements; `{db}` is the database name.
 # Gorilla suits slowly changing floats, DoubleDelta regular timestamps; ZSTD on top of both.
-MIGRATIONS: list[list[str]] = [
+METRICS: list[list[str]] = [
     [
         # One row per accepted measurement. `uniq` is 0 for ordinary points, so that a second write
         # to the same (series, time) replaces the first (ReplacingMergeTree keeps the highest
@@ -52,25 +57,27 @@ MIGRATIONS: list[list[str]] = [
 ]
 
 
-async def migrate(store: TelemetryStore, settings: Settings) -> int:
-    """Bring the telemetry schema up to date and apply the configured retention; returns the version."""
+async def migrate(store: TelemetryStore, settings: Settings, components: dict[str, list[list[str]]]) -> None:
+    """Bring every component's schema up to date, then apply the configured retention."""
     db = store.database
     await store.execute(f"CREATE DATABASE IF NOT EXISTS {db}")
     await store.execute(
-        f"CREATE TABLE IF NOT EXISTS {db}.schema_migrations (version UInt32, applied_at DateTime('UTC') "
-        "DEFAULT now()) ENGINE = MergeTree ORDER BY version"
+        f"CREATE TABLE IF NOT EXISTS {db}.schema_migrations (component LowCardinality(String), version UInt32, "
+        "applied_at DateTime('UTC') DEFAULT now()) ENGINE = MergeTree ORDER BY (component, version)"
     )
-    done = await store.query_arrow(f"SELECT max(version) AS v FROM {db}.schema_migrations")
-    current = int(done.column("v")[0].as_py() or 0)
-    for version, statements in enumerate(MIGRATIONS, start=1):
-        if version <= current:
-            continue
-        for statement in statements:
-            await store.execute(statement.format(db=db))
-        await store.execute(f"INSERT INTO {db}.schema_migrations (version) VALUES ({version})")
-        log.info("telemetry schema migrated to version %d", version)
+    done = await store.query_arrow(
+        f"SELECT component, max(version) AS v FROM {db}.schema_migrations GROUP BY component")
+    current = dict(zip(done.column("component").to_pylist(), done.column("v").to_pylist(), strict=True))
+    for component, migrations in components.items():
+        for version, statements in enumerate(migrations, start=1):
+            if version <= current.get(component, 0):
+                continue
+            for statement in statements:
+                await store.execute(statement.format(db=db))
+            await store.execute(f"INSERT INTO {db}.schema_migrations (component, version) VALUES "
+                                "({component:String}, {version:UInt32})", {"component": component, "version": version})
+            log.info("telemetry schema of %s migrated to version %d", component, version)
     await apply_retention(store, settings)
-    return len(MIGRATIONS)
 
 
 async def apply_retention(store: TelemetryStore, settings: Settings) -> None:
