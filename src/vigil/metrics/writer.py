@@ -65,6 +65,12 @@ class SampleWriter:
         self._last_version = 0
         self._closing = False
         self._tasks: list[asyncio.Task[None]] = []
+        self._observers: list[Callable[[pa.Table], None]] = []
+
+    def observe(self, observer: Callable[[pa.Table], None]) -> None:
+        """Call `observer(samples)` with every acknowledged batch (e.g. the alert evaluator). It runs on
+        the event loop right after the append, so it must be quick: queue work, don't do it."""
+        self._observers.append(observer)
 
     @property
     def pending_rows(self) -> int:
@@ -167,6 +173,11 @@ class SampleWriter:
                     for _, future in items:
                         if not future.done():
                             future.set_result(None)
+                    for observer in self._observers:
+                        try:
+                            observer(tables["samples"])
+                        except Exception:  # an observer's bug must not stop ingest
+                            log.exception("ingest observer failed")
                 finally:
                     self._queued_rows -= rows
                 if self._open_rows >= self.flush_rows:
