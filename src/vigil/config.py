@@ -37,6 +37,8 @@ class Settings:
     flush_rows: int = 250_000
     flush_interval: float = 1.0
     max_pending_rows: int = 2_000_000
+    max_pending_wait: float = 30.0  # how long a request waits for room before it gets a 503
+    series_cache_limit: int = 2_000_000
     fsync: bool = False
 
     # Rate limits: requests per window per token (std) and for the whole organization (agg).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import sys
 from collections.abc import AsyncIterator
 
@@ -66,6 +67,10 @@ async def serve(settings: Settings) -> None:
         print(f"listening on http://{settings.host}:{port}", flush=True)
 
     announcer = asyncio.create_task(announce())
+    # uvicorn re-raises the signal that stopped it once it has shut down gracefully; with a no-op
+    # handler underneath, the process then exits 0 instead of dying of that signal.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
     await server.serve()
     announcer.cancel()
     if not server.started:

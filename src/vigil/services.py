@@ -30,15 +30,17 @@ class Services:
         self.tokens = TokenStore(self.metadata)
         self.rate_limiter = RateLimiter(settings.rate_limit_std, settings.rate_limit_agg, settings.rate_limit_window)
         self.catalog = MetricCatalog(self.metadata)
-        self.ingestor = Ingestor(self.catalog, past_window=settings.accepted_past,
-                                 future_window=settings.future_window,
-                                 max_measurements=settings.max_measurements_per_request)
         self.jobs = Jobs(self.metadata)
         wal = SegmentLog(settings.data_dir / "wal" / "metrics", SCHEMAS, fsync=settings.fsync)
         self.writer = SampleWriter(self.telemetry, wal, flush_rows=settings.flush_rows,
                                    flush_interval=settings.flush_interval,
                                    max_pending_rows=settings.max_pending_rows,
+                                   wait_timeout=settings.max_pending_wait,
                                    on_flush=self._flushed, on_failure=self._write_failed)
+        self.ingestor = Ingestor(self.catalog, self.writer.write, past_window=settings.accepted_past,
+                                 future_window=settings.future_window,
+                                 max_measurements=settings.max_measurements_per_request,
+                                 series_cache_limit=settings.series_cache_limit)
         self.reader = MeasurementReader(self.telemetry, self.catalog, self.writer.sync)
         self.admin_token: str | None = None
 

@@ -30,7 +30,8 @@ def services(request: Request) -> Services:
 
 
 def credentials(request: Request) -> str | None:
-    """The token from HTTP Basic auth: in the user field (password empty) or in the password field."""
+    """The token from HTTP Basic auth: in the user field with an empty password, or in the password
+    field (Librato's older clients send `email:token`)."""
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "basic" or not value:
@@ -40,7 +41,7 @@ def credentials(request: Request) -> str | None:
     except (binascii.Error, UnicodeDecodeError):
         return None
     user, _, password = decoded.partition(":")
-    return user or password or None
+    return password or user or None
 
 
 def error_response(exc: VigilError) -> Response:

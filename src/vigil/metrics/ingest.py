@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,9 +112,11 @@ def _error(param: str, reason: str) -> dict[str, str]:
 class Ingestor:
     """Turns request bodies into SampleBatches. Its caches are bounded and reset when metrics change."""
 
-    def __init__(self, catalog: MetricCatalog, *, past_window: int, future_window: int,
-                 max_measurements: int, series_cache_limit: int = 2_000_000) -> None:
+    def __init__(self, catalog: MetricCatalog, write: Callable[[SampleBatch], Awaitable[None]], *,
+                 past_window: int, future_window: int, max_measurements: int,
+                 series_cache_limit: int = 2_000_000) -> None:
         self.catalog = catalog
+        self.write = write
         self.past_window = past_window
         self.future_window = future_window
         self.max_measurements = max_measurements
@@ -280,6 +283,7 @@ class Ingestor:
 
     async def ingest(self, body: bytes, *, environment: str | None = None, user_agent: str | None = None,
                      now: float | None = None) -> IngestResult:
+        """Validate a payload and store what is valid; returns once the accepted part is stored."""
         payload, early = self.decode(body)
         ms = payload.measurements
         if not ms:
@@ -292,9 +296,11 @@ class Ingestor:
         if result.batch is not None:
             try:
                 await self._create_metrics(result, names, user_agent)
+                await self.write(result.batch)
             except Exception:
-                # The batch will not be written, so neither will its series rows: any request that
-                # trusted the cache meanwhile re-announces its series on its next write.
+                # The batch was not written, so neither were its series rows: forget every series,
+                # so that this request's retry, and any request that trusted the cache meanwhile,
+                # announce theirs again.
                 self.forget_series()
                 raise
         return result

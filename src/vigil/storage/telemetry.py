@@ -58,6 +58,17 @@ def _chdb_session(path: Path) -> Any:
         return _session
 
 
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def param_text(value: Any) -> Any:
+    """A query parameter in ClickHouse's text form: lists become array literals with quoted strings."""
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_quote(v) if isinstance(v, str) else str(param_text(v)) for v in value) + "]"
+    return value
+
+
 class ChdbTelemetry:
     """ClickHouse in-process. Statements run in worker threads: chDB releases the GIL while it works."""
 
@@ -69,7 +80,7 @@ class ChdbTelemetry:
     def _run(self, sql: str, params: dict[str, Any] | None, fmt: str) -> Any:
         try:
             if params:
-                return self._session.query(sql, fmt, params=params)
+                return self._session.query(sql, fmt, params={k: param_text(v) for k, v in params.items()})
             return self._session.query(sql, fmt)
         except Exception as exc:  # chDB raises bare RuntimeError for everything
             raise TelemetryError(str(exc)) from exc

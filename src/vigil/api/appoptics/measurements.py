@@ -24,9 +24,7 @@ async def post_measurements(request: Request, principal: Principal) -> Response:
     counter = svc.self_metrics.measurements
     counter.labels("failed").inc(result.failed)
     counter.labels("filtered").inc(result.filtered)
-    if result.batch is not None:
-        await svc.writer.write(result.batch)
-        counter.labels("accepted").inc(result.accepted)
+    counter.labels("accepted").inc(result.accepted)
     if result.accepted == 0 and result.failed > 0:
         return json_response(result.body(), 400)
     headers = {"x-partial-failure": "true"} if result.failed else None
