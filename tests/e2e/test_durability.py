@@ -15,7 +15,8 @@ pytestmark = pytest.mark.e2e
 def count_points(server: ServerProcess, metric: str, start: int) -> int:
     with server.client() as client:
         r = client.get(f"/v1/measurements/{metric}", params={"start_time": start, "resolution": 1,
-                                                              "summary_function": "count"})
+                                                              "summary_function": "count", "group_by": "*",
+                                                              "group_by_function": "sum"})
         assert r.status_code == 200, r.text
         return sum(int(m["value"]) for s in r.json()["series"] for m in s["measurements"])
 

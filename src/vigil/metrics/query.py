@@ -1,21 +1,34 @@
-"""GET /v1/measurements/:name, the domain half: parameters → series."""
+"""GET /v1/measurements/:name, the domain half: parameters → streams of (time, value).
+
+Steps: validate the parameters; find the metric's series whose tags pass the filter (series index);
+keep those with points in the window; sort the output streams by their tag pairs and take one page;
+read that page's buckets from the tier(s) the planner picks; apply the summary function, then the
+group_by function across the series of each group.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import orjson
 
-from vigil.errors import NotFound, ParamsError, param_error
-from vigil.metrics import samples
+from vigil.errors import NotFound, ParamsError, RequestError, param_error
+from vigil.metrics import samples, tags_search, tiers
 from vigil.metrics.catalog import Metric, MetricCatalog
+from vigil.metrics.tagfilter import And, Has, TagFilter, from_tags_param
 from vigil.storage.telemetry import TelemetryStore
 
 MAX_RESOLUTION = 604_800
-SUMMARY_FUNCTIONS = ("mean", "sum", "min", "max", "count")
+PAGE_SIZE = 100
+SUMMARY_FUNCTIONS = ("mean", "sum", "min", "max", "count", "derivative", "stddev", "all")
+GROUP_FUNCTIONS = ("sum", "min", "max", "mean")
+ALL_FIELDS = ("count", "sum", "min", "max", "last", "stddev")
 # A metric's summarize_function attribute names the same functions with the seed's other spelling.
 _FROM_ATTRIBUTE = {"average": "mean", "sum": "sum", "count": "count", "min": "min", "max": "max"}
 
@@ -24,7 +37,7 @@ def _int_param(params: dict[str, Any], name: str) -> int | None:
     value = params.get(name)
     if value is None or value == "":
         return None
-    if isinstance(value, list):
+    if isinstance(value, list | dict):
         raise param_error(name, "must be given once")
     try:
         number = float(value)
@@ -43,7 +56,8 @@ class TimeWindow:
 
 
 def time_window(params: dict[str, Any], now: float | None = None, *, require_start: bool = False) -> TimeWindow:
-    """The seed's rules: start_time, or duration (back from end_time, default now); never all three."""
+    """The seed's rules: start_time, or duration (back from end_time, default now); never all three.
+    The start is floored to the resolution."""
     start = _int_param(params, "start_time")
     end = _int_param(params, "end_time")
     duration = _int_param(params, "duration")
@@ -64,7 +78,7 @@ def time_window(params: dict[str, Any], now: float | None = None, *, require_sta
     assert resolution is not None
     now_i = int(time.time() if now is None else now)
     if end is None:
-        end = now_i if start is None or duration is None else start + duration  # type: ignore[operator]
+        end = start + duration if start is not None and duration is not None else now_i
     if start is None:
         start = end - duration  # type: ignore[operator]
     if start > end:
@@ -72,7 +86,17 @@ def time_window(params: dict[str, Any], now: float | None = None, *, require_sta
     return TimeWindow(start - start % resolution, end, resolution)
 
 
-def summary_function(params: dict[str, Any], metric: Metric) -> str:
+@dataclass(frozen=True)
+class MeasurementQuery:
+    window: TimeWindow
+    tag_filter: TagFilter
+    summary: str
+    group_by: tuple[str, ...] | None = None  # () is group_by=*: everything in one stream
+    group_function: str | None = None
+    offset: int = 0
+
+
+def _summary(params: dict[str, Any], metric: Metric) -> str:
     name = params.get("summary_function")
     if name is None or name == "":
         return _FROM_ATTRIBUTE.get(metric.summarize_function, "mean")
@@ -81,42 +105,232 @@ def summary_function(params: dict[str, Any], metric: Metric) -> str:
     return str(name)
 
 
-def bucket_values(columns: dict[str, np.ndarray], function: str) -> np.ndarray:
+def _cursor(params: dict[str, Any]) -> dict[str, int] | None:
+    raw = params.get("cursor")
+    if raw is None:
+        return None
+    try:
+        data = orjson.loads(base64.urlsafe_b64decode(str(raw).encode() + b"=="))
+        return {k: int(data[k]) for k in ("o", "s", "e")}
+    except (binascii.Error, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        raise param_error("cursor", "is not a cursor this server handed out") from None
+
+
+def encode_cursor(offset: int, window: TimeWindow) -> str:
+    raw = orjson.dumps({"o": offset, "s": window.start, "e": window.end})
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def parse_query(params: dict[str, Any], metric: Metric, now: float | None = None) -> MeasurementQuery:
+    cursor = _cursor(params)
+    if cursor:
+        # A page after the first keeps the first page's window, even for a `duration` query.
+        params = {**params, "start_time": cursor["s"], "end_time": cursor["e"], "duration": None}
+    window = time_window(params, now)
+    if params.get("tags_search") not in (None, "") and params.get("tags") not in (None, "", {}):
+        raise param_error("tags_search", "may not be combined with tags")
+    search = params.get("tags_search")
+    if search not in (None, ""):
+        if not isinstance(search, str):
+            raise param_error("tags_search", "must be given once")
+        tag_filter = tags_search.parse(search)
+    else:
+        tag_filter = from_tags_param(params.get("tags"))
+    summary = _summary(params, metric)
+    group_by = None
+    group_function = None
+    raw_group = params.get("group_by")
+    if raw_group not in (None, ""):
+        if not isinstance(raw_group, str):
+            raise param_error("group_by", "must be one comma-separated list of tag names, or *")
+        keys = tuple(k.strip().lower() for k in raw_group.split(",") if k.strip())
+        if raw_group.strip() != "*" and (not keys or any(not k or "*" in k for k in keys)):
+            raise param_error("group_by", "must be a comma-separated list of tag names, or *")
+        group_by = () if raw_group.strip() == "*" else keys
+        group_function = params.get("group_by_function")
+        if group_function in (None, ""):
+            raise param_error("group_by_function", "is required with group_by")
+        if group_function not in GROUP_FUNCTIONS:
+            raise param_error("group_by_function", "must be one of " + ", ".join(GROUP_FUNCTIONS))
+        if summary == "all":
+            raise param_error("summary_function", "all cannot be combined with group_by")
+        if group_by:
+            tag_filter = And((tag_filter, *(Has(k) for k in group_by)))
+    return MeasurementQuery(window, tag_filter, summary, group_by, group_function, cursor["o"] if cursor else 0)
+
+
+@dataclass
+class Stream:
+    tags: dict[str, str]
+    times: np.ndarray
+    values: np.ndarray
+    fields: dict[str, np.ndarray] = field(default_factory=dict)  # summary_function=all
+
+
+@dataclass
+class Page:
+    streams: list[Stream]
+    resolution: int
+    next_offset: int | None
+    window: TimeWindow
+
+
+def _bucket_values(columns: dict[str, np.ndarray], function: str) -> np.ndarray:
     if function == "mean":
+        counts = columns["count"].astype(np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(columns["count"] > 0, columns["sum"] / np.maximum(columns["count"], 1), 0.0)
+            return np.where(counts > 0, columns["sum"] / np.maximum(counts, 1), 0.0)
     return columns[function].astype(np.float64)
 
 
+def _combine(function: str, members: list[Stream]) -> Stream:
+    times = np.concatenate([m.times for m in members])
+    values = np.concatenate([m.values for m in members])
+    unique, inverse = np.unique(times, return_inverse=True)
+    if function in ("sum", "mean"):
+        out = np.zeros(len(unique))
+        np.add.at(out, inverse, values)
+        if function == "mean":
+            out /= np.bincount(inverse, minlength=len(unique))
+    elif function == "min":
+        out = np.full(len(unique), np.inf)
+        np.minimum.at(out, inverse, values)
+    else:
+        out = np.full(len(unique), -np.inf)
+        np.maximum.at(out, inverse, values)
+    return Stream({}, unique, out)
+
+
+def _sort_key(tags: dict[str, str]) -> list[tuple[str, str]]:
+    return sorted(tags.items())
+
+
 class MeasurementReader:
-    def __init__(self, store: TelemetryStore, catalog: MetricCatalog,
-                 sync: Callable[[], Awaitable[None]]) -> None:
+    def __init__(self, store: TelemetryStore, catalog: MetricCatalog, sync: Callable[[], Awaitable[None]], *,
+                 tiers_: list[tiers.Tier], watermark: Callable[[], int], max_series: int, max_points: int) -> None:
         self.store = store
         self.catalog = catalog
         self.sync = sync  # waits until every acknowledged write is readable
+        self.tiers = tiers_
+        self.watermark = watermark
+        self.max_series = max_series
+        self.max_points = max_points
 
-    async def read(self, name: str, params: dict[str, Any]) -> dict[str, Any]:
+    async def metric(self, name: str) -> Metric:
         metric = await self.catalog.get(name)
         if metric is None:
             raise NotFound(f"Metric {name} does not exist")
-        window = time_window(params)
-        function = summary_function(params, metric)
-        await self.sync()
-        table = await samples.read_buckets(self.store, metric.key, window.start, window.end, window.resolution)
-        sids = table.column("series_id").to_numpy()
-        times = table.column("t").to_numpy().astype(np.int64)
-        columns = {c: table.column(c).to_numpy() for c in ("count", "sum", "min", "max")}
-        values = bucket_values(columns, function)
-        unique, starts = np.unique(sids, return_index=True)
-        tags = await samples.series_tags(self.store, metric.key, [int(s) for s in unique])
+        return metric
+
+    async def read(self, name: str, params: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+        """The seed's response body, and the cursor of the next page (or None)."""
+        metric = await self.metric(name)
+        query = parse_query(params, metric)
+        page = await self.page(metric, query)
         series = []
-        bounds = [*starts.tolist(), len(sids)]
-        for i, sid in enumerate(unique.tolist()):
-            lo, hi = bounds[i], bounds[i + 1]
-            series.append({
-                "tags": dict(sorted(tags.get(sid, {}).items())),
-                "measurements": [{"time": t, "value": v}
-                                 for t, v in zip(times[lo:hi].tolist(), values[lo:hi].tolist(), strict=True)],
-            })
-        series.sort(key=lambda s: sorted(s["tags"].items()))
-        return {"series": series, "links": [], "resolution": window.resolution, "name": metric.name}
+        for s in page.streams:
+            if query.summary == "all":
+                columns = [s.times.tolist(), s.values.tolist(), *(s.fields[f].tolist() for f in ALL_FIELDS)]
+                measurements = [dict(zip(("time", "value", *ALL_FIELDS), row, strict=True))
+                                for row in zip(*columns, strict=True)]
+            else:
+                measurements = [{"time": t, "value": v}
+                                for t, v in zip(s.times.tolist(), s.values.tolist(), strict=True)]
+            series.append({"tags": s.tags, "measurements": measurements})
+        cursor = encode_cursor(page.next_offset, page.window) if page.next_offset is not None else None
+        return {"series": series, "resolution": page.resolution, "name": metric.name}, cursor
+
+    async def page(self, metric: Metric, query: MeasurementQuery, page_size: int = PAGE_SIZE) -> Page:
+        window = query.window
+        sources = tiers.plan(self.tiers, window.start, window.end, window.resolution, int(time.time()),
+                             self.watermark())
+        await self.sync()
+        candidates = await samples.matching_series(self.store, metric.key, query.tag_filter, self.max_series)
+        if len(candidates) > self.max_series:
+            raise RequestError(f"The query matches more than {self.max_series} streams; narrow it with tags")
+        active = await samples.active_series(self.store, metric.key, sources, list(candidates))
+        groups = self._groups(query, {sid: candidates[sid] for sid in active if sid in candidates})
+        end = query.offset + page_size
+        chosen = groups[query.offset:end]
+        next_offset = end if end < len(groups) else None
+        sids = sorted({sid for _, members in chosen for sid in members})
+        per_series = await self._series_values(metric, query, sources, sids)
+        streams = []
+        for tags, members in chosen:
+            present = [per_series[sid] for sid in members if sid in per_series]
+            if not present:
+                continue
+            if query.group_by is None:
+                stream = present[0]
+                stream.tags = tags
+            else:
+                stream = _combine(query.group_function or "sum", present)
+                stream.tags = tags
+            streams.append(stream)
+        return Page(streams, window.resolution, next_offset, window)
+
+    @staticmethod
+    def _groups(query: MeasurementQuery, series: dict[int, dict[str, str]]) -> list[tuple[dict[str, str], list[int]]]:
+        """Output streams in order: (tags shown, member series)."""
+        if query.group_by is None:
+            return [(dict(sorted(tags.items())), [sid]) for sid, tags in sorted(series.items(),
+                                                                                key=lambda kv: _sort_key(kv[1]))]
+        grouped: dict[tuple[str, ...], list[int]] = {}
+        for sid, tags in series.items():
+            grouped.setdefault(tuple(tags[k] for k in query.group_by), []).append(sid)
+        ordered = sorted(grouped.items(), key=lambda kv: list(zip(query.group_by or (), kv[0], strict=True)))
+        return [(dict(sorted(zip(query.group_by, key, strict=True))), sorted(members)) for key, members in ordered]
+
+    async def _series_values(self, metric: Metric, query: MeasurementQuery, sources: list[samples.Source],
+                             sids: list[int]) -> dict[int, Stream]:
+        if query.summary == "derivative":
+            return await self._derivatives(metric, query, sources, sids)
+        table = await samples.read_buckets(self.store, metric.key, sources, sids, query.window.resolution,
+                                           self.max_points)
+        if table.num_rows > self.max_points:
+            raise RequestError(f"The query returns more than {self.max_points} points; "
+                               "use a coarser resolution, a shorter interval or a narrower tag filter")
+        ids = table.column("series_id").to_numpy()
+        times = table.column("t").to_numpy().astype(np.int64)
+        columns = {c: table.column(c).to_numpy(zero_copy_only=False) for c in ALL_FIELDS} if ids.size else {}
+        default = _FROM_ATTRIBUTE.get(metric.summarize_function, "mean")
+        values = _bucket_values(columns, default if query.summary == "all" else query.summary) if ids.size else ids
+        out: dict[int, Stream] = {}
+        for sid, lo, hi in _runs(ids):
+            stream = Stream({}, times[lo:hi], values[lo:hi])
+            if query.summary == "all":
+                stream.fields = {f: columns[f][lo:hi].astype(np.float64) for f in ALL_FIELDS}
+            out[sid] = stream
+        return out
+
+    async def _derivatives(self, metric: Metric, query: MeasurementQuery, sources: list[samples.Source],
+                           sids: list[int]) -> dict[int, Stream]:
+        """Per-step differences of consecutive points' `last` values (a drop is a counter reset: 0),
+        summed into each resolution bucket. The first point of the window has no predecessor."""
+        table = await samples.read_points(self.store, metric.key, sources, sids, self.max_points)
+        if table.num_rows > self.max_points:
+            raise RequestError(f"The query reads more than {self.max_points} points; "
+                               "use a shorter interval or a narrower tag filter")
+        ids = table.column("series_id").to_numpy()
+        times = table.column("time").to_numpy().astype(np.int64)
+        last = table.column("last").to_numpy()
+        resolution = query.window.resolution
+        out: dict[int, Stream] = {}
+        for sid, lo, hi in _runs(ids):
+            if hi - lo < 2:
+                continue
+            delta = np.diff(last[lo:hi])
+            delta[delta < 0] = 0.0
+            buckets = times[lo + 1:hi] - times[lo + 1:hi] % resolution
+            unique, starts = np.unique(buckets, return_index=True)
+            out[sid] = Stream({}, unique, np.add.reduceat(delta, starts))
+        return out
+
+
+def _runs(ids: np.ndarray) -> list[tuple[int, int, int]]:
+    """(series id, start, stop) of each run of equal ids in a sorted array."""
+    if ids.size == 0:
+        return []
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    stops = np.r_[starts[1:], ids.size]
+    return [(int(ids[a]), int(a), int(b)) for a, b in zip(starts, stops, strict=True)]

@@ -34,8 +34,18 @@ SERIES_SCHEMA = pa.schema([
     ("metric", pa.string()), ("series_id", pa.uint64()), ("tags", pa.map_(pa.string(), pa.string())),
     ("first_seen", pa.uint32()),
 ])
-SCHEMAS = {"series": SERIES_SCHEMA, "samples": SAMPLES_SCHEMA}
+DIRTY_SCHEMA = pa.schema([("metric", pa.string()), ("window", pa.uint32())])
+SCHEMAS = {"series": SERIES_SCHEMA, "samples": SAMPLES_SCHEMA, "rollup_dirty": DIRTY_SCHEMA}
+ROLLUP_WINDOW = 3600  # rollups are recomputed an hour of one metric at a time
 RETRY_BACKOFF = (0.1, 0.5, 1.0, 2.0, 5.0)
+
+
+def dirty_windows(samples: pa.Table) -> pa.Table:
+    """The (metric, hour) windows a batch touches: their rollups must be recomputed."""
+    times = samples.column("time").to_numpy()
+    windows = pa.array((times - times % ROLLUP_WINDOW).astype(np.uint32))
+    pairs = pa.table({"metric": samples.column("metric"), "window": windows}).group_by(["metric", "window"])
+    return pairs.aggregate([]).select(["metric", "window"]).cast(DIRTY_SCHEMA)
 
 
 class SampleWriter:
@@ -142,7 +152,7 @@ class SampleWriter:
         }, schema=SERIES_SCHEMA)
         samples = pa.concat_tables([b.samples for b in batches])
         samples = samples.append_column("version", pa.array(self._versions(samples.num_rows)))
-        return {"series": series_table, "samples": samples}
+        return {"series": series_table, "samples": samples, "rollup_dirty": dirty_windows(samples)}
 
     async def _append_loop(self) -> None:
         while True:

@@ -63,9 +63,11 @@ def _quote(value: str) -> str:
 
 
 def param_text(value: Any) -> Any:
-    """A query parameter in ClickHouse's text form: lists become array literals with quoted strings."""
+    """A query parameter in ClickHouse's text form: lists become arrays, tuples tuples, strings inside
+    them quoted."""
     if isinstance(value, list | tuple):
-        return "[" + ",".join(_quote(v) if isinstance(v, str) else str(param_text(v)) for v in value) + "]"
+        inner = ",".join(_quote(v) if isinstance(v, str) else str(param_text(v)) for v in value)
+        return f"[{inner}]" if isinstance(value, list) else f"({inner})"
     return value
 
 

@@ -14,6 +14,27 @@ from vigil.storage.telemetry import TelemetryStore
 
 log = logging.getLogger(__name__)
 
+_ROLLUP = """
+CREATE TABLE IF NOT EXISTS {{db}}.rollup_{size} (
+    metric LowCardinality(String),
+    series_id UInt64,
+    time DateTime('UTC') CODEC(DoubleDelta, ZSTD(1)),
+    count UInt64 CODEC(T64, ZSTD(1)),
+    sum Float64 CODEC(Gorilla, ZSTD(1)),
+    min Float64 CODEC(Gorilla, ZSTD(1)),
+    max Float64 CODEC(Gorilla, ZSTD(1)),
+    last Float64 CODEC(Gorilla, ZSTD(1)),
+    last_time DateTime('UTC') CODEC(DoubleDelta, ZSTD(1)),
+    sd_sum Float64 CODEC(Gorilla, ZSTD(1)),
+    points UInt64 CODEC(T64, ZSTD(1)),
+    version UInt64 CODEC(Delta, ZSTD(1))
+)
+ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(time)
+ORDER BY (metric, series_id, time)
+SETTINGS ttl_only_drop_parts = 1
+"""
+
 # Each migration is a list of statements; `{db}` is the database name.
 # Gorilla suits slowly changing floats, DoubleDelta regular timestamps; ZSTD on top of both.
 METRICS: list[list[str]] = [
@@ -54,7 +75,25 @@ METRICS: list[list[str]] = [
         SETTINGS non_replicated_deduplication_window = 10000
         """,
     ],
+    [
+        # Rollup tiers, recomputed from `samples FINAL` for every hour that received data (so they
+        # agree with last-write-wins), and the marks of those hours, written with the samples.
+        _ROLLUP.format(size=60),
+        _ROLLUP.format(size=3600),
+        """
+        CREATE TABLE IF NOT EXISTS {db}.rollup_dirty (
+            metric LowCardinality(String),
+            window DateTime('UTC'),
+            marked_at DateTime64(6, 'UTC') DEFAULT now64(6)
+        )
+        ENGINE = MergeTree
+        ORDER BY (metric, window)
+        SETTINGS non_replicated_deduplication_window = 10000
+        """,
+    ],
 ]
+
+ROLLUP_SIZES = (60, 3600)
 
 
 async def migrate(store: TelemetryStore, settings: Settings, components: dict[str, list[list[str]]]) -> None:
@@ -83,10 +122,12 @@ async def migrate(store: TelemetryStore, settings: Settings, components: dict[st
 async def apply_retention(store: TelemetryStore, settings: Settings) -> None:
     db = store.database
     fsync = 1 if settings.fsync else 0
-    await store.execute(
-        f"ALTER TABLE {db}.samples MODIFY TTL time + toIntervalSecond({int(settings.raw_retention)}) "
-        "SETTINGS materialize_ttl_after_modify = 0"
-    )
-    for table in ("samples", "series"):
+    for table, seconds in (("samples", settings.raw_retention), ("rollup_60", settings.rollup_1m_retention),
+                           ("rollup_3600", settings.rollup_1h_retention)):
+        await store.execute(
+            f"ALTER TABLE {db}.{table} MODIFY TTL time + toIntervalSecond({int(seconds)}) "
+            "SETTINGS materialize_ttl_after_modify = 0"
+        )
+    for table in ("samples", "series", "rollup_dirty"):
         await store.execute(f"ALTER TABLE {db}.{table} MODIFY SETTING fsync_after_insert = {fsync}, "
                             f"fsync_part_directory = {fsync}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -31,10 +33,18 @@ async def post_measurements(request: Request, principal: Principal) -> Response:
     return json_response(result.body(), 202, headers)
 
 
+def next_link(request: Request, cursor: str) -> str:
+    """The same query with the cursor of the next page, as an absolute URL."""
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
+    return str(request.url.replace(query=urlencode([*params, ("cursor", cursor)])))
+
+
 @endpoint(Access.READ, "GET /v1/measurements/:name")
 async def get_measurements(request: Request, principal: Principal) -> Response:
     svc = services(request)
-    return json_response(await svc.reader.read(request.path_params["name"], query_params(request)))
+    body, cursor = await svc.reader.read(request.path_params["name"], query_params(request))
+    body["links"] = [{"rel": "next", "href": next_link(request, cursor)}] if cursor else []
+    return json_response(body)
 
 
 routes = [

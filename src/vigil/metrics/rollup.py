@@ -1,0 +1,93 @@
+"""Rollup tiers: 1-minute and 1-hour summaries of the samples, each kept for its own retention.
+
+Every loaded batch marks the (metric, hour) windows it touched (`rollup_dirty`). A background task
+recomputes those windows from `samples FINAL` — so rollups agree with last-write-wins and with
+service-side aggregation — and replaces their rows in `rollup_60` and `rollup_3600`. Reads use a
+tier only before the `watermark`: the start of the hour in which the last completed run began;
+anything later is read from the raw samples.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from vigil.storage.telemetry import TelemetryError, TelemetryStore
+
+log = logging.getLogger(__name__)
+
+SIZES = (60, 3600)
+WINDOW = 3600
+MAX_WINDOWS_PER_RUN = 500
+
+
+class Rollups:
+    def __init__(self, store: TelemetryStore, interval: float, sync: Callable[[], Awaitable[None]]) -> None:
+        self.store = store
+        self.interval = interval
+        self.sync = sync
+        self.watermark = 0  # tiers are complete for every hour before this
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="rollups")
+
+    async def close(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except TelemetryError as exc:
+                log.error("rollup run failed (retrying next interval): %s", exc)
+            await asyncio.sleep(self.interval)
+
+    async def run_once(self) -> int:
+        """Recompute every marked window; returns how many windows were rolled up."""
+        async with self._lock:
+            started = time.time()
+            await self.sync()  # everything acknowledged so far is in the engine (and marked)
+            db = self.store.database
+            total = 0
+            while True:
+                marks = await self.store.query_arrow(
+                    f"SELECT metric, toUInt32(window) AS w FROM {db}.rollup_dirty WHERE marked_at <= {{t:DateTime64(6)}} "
+                    f"GROUP BY metric, w ORDER BY w LIMIT {MAX_WINDOWS_PER_RUN}", {"t": started})
+                if marks.num_rows == 0:
+                    break
+                pairs = list(zip(marks.column("metric").to_pylist(), marks.column("w").to_pylist(), strict=True))
+                await self._recompute(pairs)
+                total += len(pairs)
+                await self.store.execute(
+                    f"DELETE FROM {db}.rollup_dirty WHERE marked_at <= {{t:DateTime64(6)}} AND "
+                    "(metric, toUInt32(window)) IN {pairs:Array(Tuple(String, UInt32))}",
+                    {"t": started, "pairs": pairs})
+                if marks.num_rows < MAX_WINDOWS_PER_RUN:
+                    break
+            self.watermark = int(started) - int(started) % WINDOW
+            return total
+
+    async def _recompute(self, pairs: list[tuple[str, int]]) -> None:
+        db = self.store.database
+        version = time.time_ns()
+        for size in SIZES:
+            await self.store.execute(
+                f"""
+                INSERT INTO {db}.rollup_{size}
+                SELECT metric, series_id, toDateTime(intDiv(toUInt32(time), {size}) * {size}, 'UTC') AS bucket,
+                       sum(count), sum(sum), min(min), max(max), argMax(last, time), max(time),
+                       sum(stddev), count(), {{version:UInt64}}
+                FROM {db}.samples FINAL
+                WHERE (metric, toUInt32(toStartOfInterval(time, INTERVAL {WINDOW} SECOND)))
+                      IN {{pairs:Array(Tuple(String, UInt32))}}
+                GROUP BY metric, series_id, bucket
+                """,
+                {"pairs": pairs, "version": version})
