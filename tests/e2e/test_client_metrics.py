@@ -75,3 +75,25 @@ def test_client_errors_are_raised_not_retried(server: ServerProcess) -> None:
     bad = appoptics_metrics.connect("wrong-token", hostname=server.hostport, protocol="http")
     with pytest.raises(appoptics_metrics.exceptions.Unauthorized):
         bad.list_metrics()
+
+
+def test_get_measurements_with_filters_group_by_and_summary(server: ServerProcess) -> None:
+    api = connect(server)
+    now = int(time.time())
+    start = now - now % 60 - 300
+    q = api.new_queue()
+    for region, name, value in (("us-east", "prod", 753.0), ("us-west", "prod", 496.0), ("us-east", "dev", 7.0)):
+        q.add("AWS.EC2.DiskWriteBytes", value, time=start, tags={"region": region, "name": name})
+    q.submit()
+    resp = api.get_measurements("AWS.EC2.DiskWriteBytes", start_time=start, resolution=60,
+                                tags={"region": "us*", "name": "prod*"})
+    assert [(s["tags"]["region"], s["measurements"][0]["value"]) for s in resp["series"]] == [
+        ("us-east", 753.0), ("us-west", 496.0)]
+    resp = api.get_measurements("AWS.EC2.DiskWriteBytes", start_time=start, resolution=60, group_by="region",
+                                group_by_function="sum", tags={"region": "us*"})
+    assert [(s["tags"], s["measurements"][0]["value"]) for s in resp["series"]] == [
+        ({"region": "us-east"}, 760.0), ({"region": "us-west"}, 496.0)]
+    resp = api.get_measurements("AWS.EC2.DiskWriteBytes", start_time=start, resolution=60,
+                                tags_search="region=us-east* and not name=dev", summary_function="count")
+    assert [(s["tags"]["name"], s["measurements"][0]["value"]) for s in resp["series"]] == [("prod", 1.0)]
+    assert resp["links"] == []

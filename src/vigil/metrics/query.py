@@ -207,7 +207,7 @@ def _sort_key(tags: dict[str, str]) -> list[tuple[str, str]]:
 
 class MeasurementReader:
     def __init__(self, store: TelemetryStore, catalog: MetricCatalog, sync: Callable[[], Awaitable[None]], *,
-                 tiers_: list[tiers.Tier], watermark: Callable[[], int], max_series: int, max_points: int) -> None:
+                 tiers_: list[tiers.Tier], watermark: Callable[[str], int], max_series: int, max_points: int) -> None:
         self.store = store
         self.catalog = catalog
         self.sync = sync  # waits until every acknowledged write is readable
@@ -242,14 +242,13 @@ class MeasurementReader:
 
     async def page(self, metric: Metric, query: MeasurementQuery, page_size: int = PAGE_SIZE) -> Page:
         window = query.window
-        sources = tiers.plan(self.tiers, window.start, window.end, window.resolution, int(time.time()),
-                             self.watermark())
         await self.sync()
-        candidates = await samples.matching_series(self.store, metric.key, query.tag_filter, self.max_series)
-        if len(candidates) > self.max_series:
+        sources = tiers.plan(self.tiers, window.start, window.end, window.resolution, int(time.time()),
+                             self.watermark(metric.key))
+        active = await samples.matching_series(self.store, metric.key, query.tag_filter, sources, self.max_series)
+        if len(active) > self.max_series:
             raise RequestError(f"The query matches more than {self.max_series} streams; narrow it with tags")
-        active = await samples.active_series(self.store, metric.key, sources, list(candidates))
-        groups = self._groups(query, {sid: candidates[sid] for sid in active if sid in candidates})
+        groups = self._groups(query, active)
         end = query.offset + page_size
         chosen = groups[query.offset:end]
         next_offset = end if end < len(groups) else None

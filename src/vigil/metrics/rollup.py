@@ -4,7 +4,8 @@ Every loaded batch marks the (metric, hour) windows it touched (`rollup_dirty`).
 recomputes those windows from `samples FINAL` — so rollups agree with last-write-wins and with
 service-side aggregation — and replaces their rows in `rollup_60` and `rollup_3600`. Reads use a
 tier only before the `watermark`: the start of the hour in which the last completed run began;
-anything later is read from the raw samples.
+anything later is read from the raw samples, and so is every hour still waiting to be recomputed
+(`pending`, kept in memory from the batches this process acknowledged and from the marks at start).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+
+import pyarrow as pa
 
 from vigil.storage.telemetry import TelemetryError, TelemetryStore
 
@@ -29,9 +32,33 @@ class Rollups:
         self.store = store
         self.interval = interval
         self.sync = sync
-        self.watermark = 0  # tiers are complete for every hour before this
+        self.watermark = 0  # tiers are complete for every hour before this …
+        # … except these: metric → (oldest hour not recomputed yet, when it was last marked)
+        self._pending: dict[str, tuple[int, float]] = {}
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+
+    def oldest_pending(self, metric: str) -> int | None:
+        entry = self._pending.get(metric)
+        return entry[0] if entry else None
+
+    def mark(self, samples: pa.Table) -> None:
+        """An acknowledged batch: its hours are stale in the tiers until the next run recomputes them."""
+        now = time.time()
+        oldest = samples.group_by("metric").aggregate([("time", "min")])
+        for metric, first in zip(oldest.column("metric").to_pylist(), oldest.column("time_min").to_pylist(),
+                                 strict=True):
+            window = first - first % WINDOW
+            previous = self._pending.get(metric)
+            self._pending[metric] = (min(window, previous[0]) if previous else window, now)
+
+    async def load_pending(self) -> None:
+        """At start: the marks a previous process left (its batches were never rolled up)."""
+        marks = await self.store.query_arrow(
+            f"SELECT metric, toUInt32(min(window)) AS w FROM {self.store.database}.rollup_dirty GROUP BY metric")
+        now = time.time()
+        for metric, window in zip(marks.column("metric").to_pylist(), marks.column("w").to_pylist(), strict=True):
+            self._pending[metric] = (window, now)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="rollups")
@@ -53,14 +80,15 @@ class Rollups:
     async def run_once(self) -> int:
         """Recompute every marked window; returns how many windows were rolled up."""
         async with self._lock:
-            started = time.time()
             await self.sync()  # everything acknowledged so far is in the engine (and marked)
+            started = time.time()
             db = self.store.database
             total = 0
             while True:
                 marks = await self.store.query_arrow(
-                    f"SELECT metric, toUInt32(window) AS w FROM {db}.rollup_dirty WHERE marked_at <= {{t:DateTime64(6)}} "
-                    f"GROUP BY metric, w ORDER BY w LIMIT {MAX_WINDOWS_PER_RUN}", {"t": started})
+                    f"SELECT metric, toUInt32(window) AS w FROM {db}.rollup_dirty "
+                    f"WHERE marked_at <= {{t:DateTime64(6)}} GROUP BY metric, w ORDER BY w LIMIT {MAX_WINDOWS_PER_RUN}",
+                    {"t": started})
                 if marks.num_rows == 0:
                     break
                 pairs = list(zip(marks.column("metric").to_pylist(), marks.column("w").to_pylist(), strict=True))
@@ -73,6 +101,7 @@ class Rollups:
                 if marks.num_rows < MAX_WINDOWS_PER_RUN:
                     break
             self.watermark = int(started) - int(started) % WINDOW
+            self._pending = {m: entry for m, entry in self._pending.items() if entry[1] > started}
             return total
 
     async def _recompute(self, pairs: list[tuple[str, int]]) -> None:

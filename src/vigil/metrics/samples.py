@@ -47,24 +47,24 @@ def _union(store: TelemetryStore, metric: str, sources: list[Source], series_ids
     return " UNION ALL ".join(selects), params
 
 
-async def matching_series(store: TelemetryStore, metric: str, tag_filter: TagFilter,
+async def matching_series(store: TelemetryStore, metric: str, tag_filter: TagFilter, sources: list[Source],
                           limit: int) -> dict[int, dict[str, str]]:
-    """Series of the metric whose tags pass the filter (at most `limit` + 1, so callers can tell)."""
+    """Series of the metric whose tags pass the filter and that have a point in the sources (at most
+    `limit` + 1, so callers can tell)."""
     predicate, params = to_sql(tag_filter)
+    # Which series have points does not depend on last-write-wins: no FINAL needed here.
+    points = " UNION ALL ".join(
+        f"SELECT series_id FROM {store.database}.{s.table} WHERE metric = {{metric:String}} "
+        f"AND time >= {{s{i}:UInt32}} AND time < {{e{i}:UInt32}}" for i, s in enumerate(sources))
+    for i, s in enumerate(sources):
+        params[f"s{i}"], params[f"e{i}"] = s.start, s.end
     table = await store.query_arrow(
-        f"SELECT series_id, any(tags) AS tags FROM {store.database}.series "
-        f"WHERE metric = {{metric:String}} AND {predicate} GROUP BY series_id LIMIT {int(limit) + 1}",
+        f"SELECT series_id, any(tags) AS tag_map FROM {store.database}.series "
+        f"WHERE metric = {{metric:String}} AND {predicate} AND series_id IN ({points}) "
+        f"GROUP BY series_id LIMIT {int(limit) + 1}",
         {**params, "metric": metric})
     return {sid: dict(tags) for sid, tags in zip(table.column("series_id").to_pylist(),
-                                                  table.column("tags").to_pylist(), strict=True)}
-
-
-async def active_series(store: TelemetryStore, metric: str, sources: list[Source],
-                        series_ids: list[int] | None) -> set[int]:
-    """The series that have at least one point in the sources."""
-    inner, params = _union(store, metric, sources, series_ids, columns="series_id, time")
-    table = await store.query_arrow(f"SELECT DISTINCT series_id FROM ({inner})", params)
-    return set(table.column("series_id").to_pylist())
+                                                  table.column("tag_map").to_pylist(), strict=True)}
 
 
 async def read_buckets(store: TelemetryStore, metric: str, sources: list[Source], series_ids: list[int],

@@ -60,6 +60,9 @@ TagFilter = Match | Absent | Has | And | Or | Not | Everything
 EVERYTHING = Everything()
 
 
+_V = "\x00value\x00"  # where a value predicate puts the tag value it tests
+
+
 def _like(pattern: str) -> str:
     escaped = pattern.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return escaped.replace("*", "%")
@@ -81,10 +84,10 @@ class _Compiler:
         """A predicate on (tag, value) pairs: for a key pattern with `*`, any matching tag will do."""
         c = self.column
         if "*" in key:
-            return (f"arrayExists((k, v) -> like(k, {self.param(_like(key))}) AND {value_sql.format(v='v')}, "
+            return (f"arrayExists((k, v) -> like(k, {self.param(_like(key))}) AND {value_sql.replace(_V, 'v')}, "
                     f"mapKeys({c}), mapValues({c}))")
         k = self.param(key.lower())
-        return f"(mapContains({c}, {k}) AND {value_sql.format(v=f'{c}[{k}]')})"
+        return f"(mapContains({c}, {k}) AND {value_sql.replace(_V, f'{c}[{k}]')})"
 
     def compile(self, f: TagFilter) -> str:
         if isinstance(f, Everything):
@@ -92,7 +95,7 @@ class _Compiler:
         if isinstance(f, Match):
             if f.pattern == "*" and not f.negate:
                 return self.key_matches(f.key, "1")
-            like = f"like({{v}}, {self.param(_like(f.pattern))})"
+            like = f"like({_V}, {self.param(_like(f.pattern))})"
             return self.key_matches(f.key, f"NOT {like}" if f.negate else like)
         if isinstance(f, Has):
             return self.key_matches(f.key, "1")

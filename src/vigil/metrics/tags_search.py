@@ -85,13 +85,14 @@ def parse(text: str) -> TagFilter:
     try:
         return _parser.parse(text)  # type: ignore[no-any-return]
     except UnexpectedEOF:
-        raise param_error("tags_search", "ends too early: an expression is missing at the end") from None
+        raise param_error("tags_search", f"unexpected end of input at column {len(text.rstrip()) + 1}") from None
     except UnexpectedCharacters as exc:
         raise param_error("tags_search", f"unexpected character {text[exc.pos_in_stream]!r} at column {exc.column}"
                           ) from None
     except UnexpectedInput as exc:
         token = getattr(exc, "token", None)
-        shown = "end of input" if token is None or token.type == "$END" else repr(str(token))
-        raise param_error("tags_search", f"unexpected {shown} at column {getattr(exc, 'column', '?')}") from None
+        if token is None or token.type == "$END":
+            raise param_error("tags_search", f"unexpected end of input at column {len(text.rstrip()) + 1}") from None
+        raise param_error("tags_search", f"unexpected {str(token)!r} at column {exc.column}") from None
     except LarkError as exc:
         raise param_error("tags_search", f"cannot be parsed: {exc}") from None
