@@ -25,7 +25,7 @@ class Server:
         self.dir = tempfile.TemporaryDirectory(prefix="vigil-bench-")
         self.port = free_port()
         self.env = {**os.environ, "VIGIL_ADMIN_TOKEN": TOKEN, "VIGIL_DATA_DIR": self.dir.name,
-                    "VIGIL_PORT": str(self.port), **env}
+                    "VIGIL_PORT": str(self.port), "VIGIL_LISTENERS": "ephemeral", **env}
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property

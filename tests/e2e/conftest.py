@@ -28,7 +28,9 @@ class ServerProcess:
         self.data_dir = data_dir
         self.port = free_port()
         self.env = {**os.environ, "VIGIL_ADMIN_TOKEN": TOKEN, "VIGIL_DATA_DIR": str(data_dir),
-                    "VIGIL_PORT": str(self.port), **env}
+                    "VIGIL_PORT": str(self.port),
+                    # Several servers run at once: log listeners take ports the OS picks.
+                    "VIGIL_LISTENERS": "ephemeral", **env}
         self.proc: subprocess.Popen[str] | None = None
         self.output: list[str] = []
 

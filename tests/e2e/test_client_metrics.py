@@ -97,3 +97,19 @@ def test_get_measurements_with_filters_group_by_and_summary(server: ServerProces
                                 tags_search="region=us-east* and not name=dev", summary_function="count")
     assert [(s["tags"]["name"], s["measurements"][0]["value"]) for s in resp["series"]] == [("prod", 1.0)]
     assert resp["links"] == []
+
+
+def test_client_creates_and_reads_a_composite(server: ServerProcess) -> None:
+    api = connect(server)
+    now = int(time.time())
+    start = now - now % 60 - 300
+    for host, value in (("a", 2.0), ("b", 3.0)):
+        api.submit_measurement("cpu.percent.user", value, time=start, tags={"environment": "prod", "host": host})
+    compose = 's("cpu.percent.user", {"environment": "prod"})'
+    api.create_composite("cpu.percent.used", f"sum({compose})", description="a test composite")
+    listed = {m.name: m for m in api.list_metrics()}
+    assert listed["cpu.percent.used"].composite == f"sum({compose})"
+    resp = api.get_composite(f"sum({compose})", start_time=start, resolution=60)
+    assert [m["value"] for m in resp["series"][0]["measurements"]] == [5.0]
+    resp = api.get_measurements("cpu.percent.used", start_time=start, resolution=60)
+    assert [m["value"] for m in resp["series"][0]["measurements"]] == [5.0]

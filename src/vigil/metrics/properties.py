@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vigil.errors import ParamsError
+from vigil.metrics import composite
 
 METRIC_TYPES = ("gauge", "composite")
 SUMMARIZE_FUNCTIONS = ("average", "sum", "count", "min", "max")
@@ -138,6 +139,11 @@ def parse_changes(body: dict[str, Any], *, top_level_attributes: bool = False) -
         value = body["composite"]
         if value is not None and (not isinstance(value, str) or not value.strip() or len(value) > 16_384):
             errors["composite"] = ["must be a composite expression of at most 16384 characters"]
+        elif value is not None:
+            try:
+                composite.parse(value)
+            except composite.CompositeError as exc:
+                errors["composite"] = [str(exc)]
         changes.composite = value
     attributes = body.get("attributes", {})
     if attributes is None:

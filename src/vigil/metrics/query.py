@@ -215,6 +215,8 @@ class MeasurementReader:
         self.watermark = watermark
         self.max_series = max_series
         self.max_points = max_points
+        # Reads a composite metric (set by whoever owns the composer, which is built on this reader).
+        self.composites: Callable[[Metric, dict[str, Any]], Awaitable[dict[str, Any]]] | None = None
 
     async def metric(self, name: str) -> Metric:
         metric = await self.catalog.get(name)
@@ -225,6 +227,8 @@ class MeasurementReader:
     async def read(self, name: str, params: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
         """The seed's response body, and the cursor of the next page (or None)."""
         metric = await self.metric(name)
+        if metric.type == "composite" and self.composites is not None:
+            return await self.composites(metric, params), None
         query = parse_query(params, metric)
         page = await self.page(metric, query)
         series = []

@@ -12,7 +12,7 @@ from vigil.api.endpoint import endpoint, services
 from vigil.api.http import JSON, content_type, json_response, query_params, read_body
 from vigil.auth.roles import Access
 from vigil.auth.tokens import Principal
-from vigil.errors import UnsupportedMediaType
+from vigil.errors import UnsupportedMediaType, param_error
 
 
 @endpoint(Access.RECORD, "POST /v1/measurements")
@@ -47,7 +47,37 @@ async def get_measurements(request: Request, principal: Principal) -> Response:
     return json_response(body)
 
 
+async def compose_response(request: Request, params: dict) -> Response:
+    svc = services(request)
+    expression = params.get("compose")
+    if not isinstance(expression, str) or not expression.strip():
+        raise param_error("compose", "is required: a composite metric query")
+    start = _required_int(params, "start_time")
+    resolution = _required_int(params, "resolution")
+    end = params.get("end_time")
+    end_time = _required_int(params, "end_time") if end not in (None, "") else None
+    return json_response(await svc.composer.compose(expression, start_time=start, end_time=end_time,
+                                                    resolution=resolution))
+
+
+def _required_int(params: dict, name: str) -> int:
+    value = params.get(name)
+    if value in (None, ""):
+        raise param_error(name, "is required")
+    try:
+        return int(str(value))
+    except ValueError:
+        raise param_error(name, "is not a whole number") from None
+
+
+@endpoint(Access.READ, "GET /v1/measurements?compose")
+async def get_composite(request: Request, principal: Principal) -> Response:
+    return await compose_response(request, query_params(request))
+
+
 routes = [
+    Route("/v1/measurements", get_composite, methods=["GET"]),
+    Route("/v1/measurements/", get_composite, methods=["GET"]),
     Route("/v1/measurements", post_measurements, methods=["POST"]),
     Route("/v1/measurements/{name}", get_measurements, methods=["GET"]),
 ]

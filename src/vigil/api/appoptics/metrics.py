@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from vigil.api.appoptics.measurements import compose_response
 from vigil.api.endpoint import endpoint, services
 from vigil.api.http import empty_response, json_response, query_params, read_params
 from vigil.auth.roles import Access
@@ -59,6 +60,8 @@ def _checked_name(request: Request) -> str:
 @endpoint(Access.READ, "GET /v1/metrics")
 async def list_metrics(request: Request, principal: Principal) -> Response:
     params = query_params(request)
+    if "compose" in params:  # the legacy composite route the official client still calls
+        return await compose_response(request, params)
     offset, length, orderby, descending = page_params(params, ORDERABLE, "name")
     name = params.get("name")
     page, found, total = await services(request).catalog.list(
