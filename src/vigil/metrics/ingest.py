@@ -285,7 +285,16 @@ class Ingestor:
                      now: float | None = None) -> IngestResult:
         """Validate a payload and store what is valid; returns once the accepted part is stored."""
         payload, early = self.decode(body)
+        return await self.ingest_payload(payload, early, environment=environment, user_agent=user_agent, now=now)
+
+    async def ingest_payload(self, payload: PayloadIn, early: list[dict[str, str] | None] | None = None, *,
+                             environment: str | None = None, user_agent: str | None = None,
+                             now: float | None = None) -> IngestResult:
+        """The same for measurements built in-process (other protocols: Prometheus, Loggregator
+        counters …). Build each `MeasurementIn` with `tags=msgspec.Raw(orjson.dumps(tags))`."""
         ms = payload.measurements
+        if early is None:
+            early = [None] * len(ms)
         if not ms:
             raise ParamsError({"measurements": ["must contain at least one measurement"]})
         if len(ms) > self.max_measurements:
