@@ -82,3 +82,60 @@ async def start_vigil(chdb_path: Path, tmp_path: Path) -> AsyncIterator[StartVig
 @pytest.fixture
 async def vigil(start_vigil: StartVigil) -> Vigil:
     return await start_vigil()
+
+
+def _postgres_bin(name: str) -> str | None:
+    import glob
+    import shutil
+
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return found[-1] if found else shutil.which(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Any:
+    """A real PostgreSQL server on a free loopback port, for the scale-out metadata engine."""
+    import socket
+    import subprocess
+
+    initdb, pg_ctl = _postgres_bin("initdb"), _postgres_bin("pg_ctl")
+    if not initdb or not pg_ctl:
+        if in_ci():
+            pytest.fail("PostgreSQL is not installed (apt-get install postgresql)")
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    import shutil
+    import tempfile
+
+    # Not under pytest's temporary directory: that one is private to root, and the server runs as
+    # the `postgres` user.
+    base = Path(tempfile.mkdtemp(prefix="vigil-pg-"))
+    data = base / "data"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # PostgreSQL refuses to run as root: run it as the `postgres` system user when we are root.
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_user:
+        shutil.chown(base, "postgres")
+    subprocess.run([*as_user, initdb, "-D", str(data), "-U", "vigil", "--auth=trust", "-E", "UTF8"],
+                   check=True, capture_output=True)
+    subprocess.run([*as_user, pg_ctl, "-D", str(data), "-l", str(base / "log"), "-w", "start", "-o",
+                    f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"],
+                   check=True, capture_output=True)
+    yield f"postgresql+asyncpg://vigil@127.0.0.1:{port}"
+    subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+async def postgres_url(postgres_server: str) -> str:
+    """A fresh database on the server for one test."""
+    import asyncpg
+
+    name = f"t_{uuid.uuid4().hex}"
+    conn = await asyncpg.connect(postgres_server.replace("postgresql+asyncpg", "postgresql") + "/postgres")
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return f"{postgres_server}/{name}"
