@@ -1,11 +1,13 @@
 """Rollup tiers: 1-minute and 1-hour summaries of the samples, each kept for its own retention.
 
-Every loaded batch marks the (metric, hour) windows it touched (`rollup_dirty`). A background task
-recomputes those windows from `samples FINAL` — so rollups agree with last-write-wins and with
-service-side aggregation — and replaces their rows in `rollup_60` and `rollup_3600`. Reads use a
-tier only before the `watermark`: the start of the hour in which the last completed run began;
-anything later is read from the raw samples, and so is every hour still waiting to be recomputed
-(`pending`, kept in memory from the batches this process acknowledged and from the marks at start).
+Every loaded batch marks the (metric, minute) windows it touched (`rollup_dirty`). A background
+task recomputes those minutes from `samples FINAL` into `rollup_60` — so rollups agree with
+last-write-wins and with service-side aggregation — and then the hours containing them from
+`rollup_60` into `rollup_3600`, replacing earlier rows (both are ReplacingMergeTree by version).
+Reads use a tier only before the watermark: the time the last completed run began, floored to the
+tier's size; anything later is read from the raw samples, and so is every minute still waiting to
+be recomputed (`pending`: kept in memory from the batches this process acknowledged, and from the
+marks left in the table at start).
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ from vigil.storage.telemetry import TelemetryError, TelemetryStore
 
 log = logging.getLogger(__name__)
 
-SIZES = (60, 3600)
-WINDOW = 3600
-MAX_WINDOWS_PER_RUN = 500
+MINUTE = 60
+HOUR = 3600
+MAX_WINDOWS_PER_RUN = 5_000
 
 
 class Rollups:
@@ -32,8 +34,8 @@ class Rollups:
         self.store = store
         self.interval = interval
         self.sync = sync
-        self.watermark = 0  # tiers are complete for every hour before this …
-        # … except these: metric → (oldest hour not recomputed yet, when it was last marked)
+        self.watermark = 0  # tiers are complete for every minute before this …
+        # … except these: metric → (oldest minute not recomputed yet, when it was last marked)
         self._pending: dict[str, tuple[int, float]] = {}
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -48,7 +50,7 @@ class Rollups:
         oldest = samples.group_by("metric").aggregate([("time", "min")])
         for metric, first in zip(oldest.column("metric").to_pylist(), oldest.column("time_min").to_pylist(),
                                  strict=True):
-            window = first - first % WINDOW
+            window = first - first % MINUTE
             previous = self._pending.get(metric)
             self._pending[metric] = (min(window, previous[0]) if previous else window, now)
 
@@ -100,23 +102,29 @@ class Rollups:
                     {"t": started, "pairs": pairs})
                 if marks.num_rows < MAX_WINDOWS_PER_RUN:
                     break
-            self.watermark = int(started) - int(started) % WINDOW
+            self.watermark = int(started) - int(started) % MINUTE
             self._pending = {m: entry for m, entry in self._pending.items() if entry[1] > started}
             return total
 
-    async def _recompute(self, pairs: list[tuple[str, int]]) -> None:
+    async def _recompute(self, minutes: list[tuple[str, int]]) -> None:
         db = self.store.database
         version = time.time_ns()
-        for size in SIZES:
-            await self.store.execute(
-                f"""
-                INSERT INTO {db}.rollup_{size}
-                SELECT metric, series_id, toDateTime(intDiv(toUInt32(time), {size}) * {size}, 'UTC') AS bucket,
-                       sum(count), sum(sum), min(min), max(max), argMax(last, time), max(time),
-                       sum(stddev), count(), {{version:UInt64}}
-                FROM {db}.samples FINAL
-                WHERE (metric, toUInt32(toStartOfInterval(time, INTERVAL {WINDOW} SECOND)))
-                      IN {{pairs:Array(Tuple(String, UInt32))}}
-                GROUP BY metric, series_id, bucket
-                """,
-                {"pairs": pairs, "version": version})
+        await self.store.execute(
+            f"""
+            INSERT INTO {db}.rollup_60
+            SELECT metric, series_id, toStartOfMinute(time) AS bucket, sum(count), sum(sum), min(min), max(max),
+                   argMax(last, time), max(time), sum(stddev), count(), {{version:UInt64}}
+            FROM {db}.samples FINAL
+            WHERE (metric, toUInt32(toStartOfMinute(time))) IN {{minutes:Array(Tuple(String, UInt32))}}
+            GROUP BY metric, series_id, bucket
+            """, {"minutes": minutes, "version": version})
+        hours = sorted({(metric, minute - minute % HOUR) for metric, minute in minutes})
+        await self.store.execute(
+            f"""
+            INSERT INTO {db}.rollup_3600
+            SELECT metric, series_id, toStartOfHour(time) AS bucket, sum(count), sum(sum), min(min), max(max),
+                   argMax(last, last_time), max(last_time), sum(sd_sum), sum(points), {{version:UInt64}}
+            FROM {db}.rollup_60 FINAL
+            WHERE (metric, toUInt32(toStartOfHour(time))) IN {{hours:Array(Tuple(String, UInt32))}}
+            GROUP BY metric, series_id, bucket
+            """, {"hours": hours, "version": version})

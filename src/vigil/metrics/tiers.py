@@ -1,5 +1,6 @@
 """Which tier serves a query: the coarsest whose bucket divides the resolution and that still keeps the
-start of the interval. A rollup tier is read up to its watermark and the raw samples after it."""
+start of the interval. A rollup tier is read up to the watermark (floored to the tier's size: the
+bucket holding it is still partial) and the raw samples after it."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def plan(tiers: list[Tier], start: int, end: int, resolution: int, now: int, wat
             continue
         if tier is raw:
             return [Source(raw.table, start, stop)]
-        split = min(max(watermark, start), stop)
+        split = min(max(watermark - watermark % tier.size, start), stop)
         if split < stop and split < now - raw.retention:
             continue  # the rollups lag further behind than the raw samples reach
         sources = []

@@ -36,12 +36,12 @@ SERIES_SCHEMA = pa.schema([
 ])
 DIRTY_SCHEMA = pa.schema([("metric", pa.string()), ("window", pa.uint32())])
 SCHEMAS = {"series": SERIES_SCHEMA, "samples": SAMPLES_SCHEMA, "rollup_dirty": DIRTY_SCHEMA}
-ROLLUP_WINDOW = 3600  # rollups are recomputed an hour of one metric at a time
+ROLLUP_WINDOW = 60  # rollups are recomputed a minute of one metric at a time
 RETRY_BACKOFF = (0.1, 0.5, 1.0, 2.0, 5.0)
 
 
 def dirty_windows(samples: pa.Table) -> pa.Table:
-    """The (metric, hour) windows a batch touches: their rollups must be recomputed."""
+    """The (metric, minute) windows a batch touches: their rollups must be recomputed."""
     times = samples.column("time").to_numpy()
     windows = pa.array((times - times % ROLLUP_WINDOW).astype(np.uint32))
     pairs = pa.table({"metric": samples.column("metric"), "window": windows}).group_by(["metric", "window"])
