@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections import ChainMap
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,7 +122,7 @@ class Ingestor:
         self.future_window = future_window
         self.max_measurements = max_measurements
         self.series_cache_limit = series_cache_limit
-        self._names: dict[str, _NameInfo] = {}
+        self._names: Mapping[str, _NameInfo] = {}
         # (metric key, raw tags JSON, environment) -> series id, or the reason the tags are invalid.
         self._series: dict[tuple[str, bytes, str | None], int | str] = {}
         catalog.on_change(self.forget_names)
@@ -220,7 +221,7 @@ class Ingestor:
             period = None
         return NewMetric(m.name, period, attributes)
 
-    async def _names_for(self, payload: PayloadIn, early: list[dict[str, str] | None]) -> dict[str, _NameInfo]:
+    async def _names_for(self, payload: PayloadIn, early: list[dict[str, str] | None]) -> Mapping[str, _NameInfo]:
         """Resolve every distinct name: known metrics from the catalogue (cached), unknown ones from
         the first measurement that names them (their attributes and period)."""
         unknown = {m.name for m in payload.measurements} - self._names.keys()
@@ -234,16 +235,17 @@ class Ingestor:
                 specs[key] = self._new_metric(m, payload)
         if len(self._names) > 100_000:
             self._names.clear()
-        names = dict(self._names)
+        provisional: dict[str, _NameInfo] = {}
         for name in unknown:
             key = metric_key(name)
             info = self._resolve_name(name, existing.get(key), specs.get(key))
-            names[name] = info
             if info.new is None:
-                self._names[name] = info  # provisional answers are not cached
-        return names
+                self._names[name] = info
+            else:
+                provisional[name] = info  # not cached: the metric does not exist until it is created
+        return ChainMap(provisional, self._names) if provisional else self._names
 
-    async def _create_metrics(self, result: IngestResult, names: dict[str, _NameInfo],
+    async def _create_metrics(self, result: IngestResult, names: Mapping[str, _NameInfo],
                               user_agent: str | None) -> None:
         """Create the unknown metrics that have accepted measurements in this request."""
         assert result.batch is not None
@@ -314,7 +316,7 @@ class Ingestor:
                 raise
         return result
 
-    def _normalise(self, payload: PayloadIn, early: list[dict[str, str] | None], names: dict[str, _NameInfo],
+    def _normalise(self, payload: PayloadIn, early: list[dict[str, str] | None], names: Mapping[str, _NameInfo],
                    environment: str | None, now: float) -> IngestResult:
         ms = payload.measurements
         top_raw = bytes(payload.tags)
