@@ -8,6 +8,7 @@ database-qualified names, query parameters (`{name:Type}`), no engine-specific f
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from pathlib import Path
 from typing import Any, Protocol
@@ -62,13 +63,39 @@ def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def param_text(value: Any) -> Any:
-    """A query parameter in ClickHouse's text form: lists become arrays, tuples tuples, strings inside
-    them quoted."""
-    if isinstance(value, list | tuple):
-        inner = ",".join(_quote(v) if isinstance(v, str) else str(param_text(v)) for v in value)
-        return f"[{inner}]" if isinstance(value, list) else f"({inner})"
-    return value
+def literal(value: Any) -> str:
+    """A Python value as a ClickHouse literal: strings quoted and escaped, lists as arrays, tuples as
+    tuples, None as NULL."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ",".join(literal(v) for v in value) + "]"
+    if isinstance(value, tuple):
+        return "(" + ",".join(literal(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+    return _quote(str(value))
+
+
+_PLACEHOLDER = re.compile(r"\{(\w+):([^{}]+)\}")
+
+
+def render(sql: str, params: dict[str, Any]) -> str:
+    """Substitute `{name:Type}` query parameters as typed literals, `CAST(literal AS Type)`.
+
+    ClickHouse servers take these parameters natively; chDB keeps a statement's parameters on the
+    shared connection, where two concurrent statements read each other's. Rendering them here keeps
+    statements independent, and the literal is escaped, so a value can never become SQL.
+    """
+    def substitute(match: re.Match[str]) -> str:
+        name, kind = match.group(1), match.group(2)
+        if name not in params:
+            raise TelemetryError(f"query parameter {name} is not set")
+        return f"CAST({literal(params[name])} AS {kind})"
+
+    return _PLACEHOLDER.sub(substitute, sql)
 
 
 class ChdbTelemetry:
@@ -81,9 +108,7 @@ class ChdbTelemetry:
 
     def _run(self, sql: str, params: dict[str, Any] | None, fmt: str) -> Any:
         try:
-            if params:
-                return self._session.query(sql, fmt, params={k: param_text(v) for k, v in params.items()})
-            return self._session.query(sql, fmt)
+            return self._session.query(render(sql, params) if params else sql, fmt)
         except Exception as exc:  # chDB raises bare RuntimeError for everything
             raise TelemetryError(str(exc)) from exc
 
@@ -99,10 +124,10 @@ class ChdbTelemetry:
         columns = ", ".join(f"`{name}`" for name in data.column_names)
         settings = ""
         if dedup_token:
-            settings = " SETTINGS insert_deduplication_token = {token:String}"
+            settings = f" SETTINGS insert_deduplication_token = {_quote(dedup_token)}"
         # chDB's Python() table function reads the Arrow table from this frame's local `data`.
         self._run(f"INSERT INTO {self.database}.{table} ({columns}) SELECT {columns} FROM Python(data){settings}",
-                  {"token": dedup_token} if dedup_token else None, "CSV")
+                  None, "CSV")
 
     async def insert_arrow(self, table: str, data: pa.Table, dedup_token: str | None = None) -> None:
         if data.num_rows == 0:
