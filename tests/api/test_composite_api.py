@@ -14,8 +14,10 @@ T0 = NOW - NOW % 3600 - 7200
 
 @pytest.fixture
 async def data(vigil: Vigil) -> Vigil:
-    rows = [("bench.m1", {"host": "a", "region": "r1"}, [1, 2, 3]), ("bench.m1", {"host": "b", "region": "r2"}, [3, 4, 5]),
-            ("bench.m2", {"host": "a", "region": "r1"}, [2, 2, 2]), ("bench.m2", {"host": "b", "region": "r2"}, [4, 4, 4]),
+    rows = [("bench.m1", {"host": "a", "region": "r1"}, [1, 2, 3]),
+            ("bench.m1", {"host": "b", "region": "r2"}, [3, 4, 5]),
+            ("bench.m2", {"host": "a", "region": "r1"}, [2, 2, 2]),
+            ("bench.m2", {"host": "b", "region": "r2"}, [4, 4, 4]),
             ("disk.ops", {"host": "ip-1", "disk": "disk0"}, [100, 130, 10])]
     r = await vigil.post_measurements({"measurements": [
         {"name": m, "value": v, "time": T0 + 60 * i, "tags": tags} for m, tags, values in rows

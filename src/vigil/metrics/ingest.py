@@ -270,7 +270,7 @@ class Ingestor:
                 result = reason or "are invalid"
             else:
                 if environment and "environment" not in normalised:
-                    normalised["environment"] = environment
+                    normalised["environment"] = environment.lower()  # tag values are lower-cased
                 result = series_id(key, normalised)
                 new_series.append((key, result, normalised))
                 new_keys.append((key, raw, environment))
