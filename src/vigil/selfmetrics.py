@@ -27,6 +27,21 @@ class SelfMetrics:
                                   registry=r)
         self.storage_errors = Counter("vigil_storage_errors", "Failed storage statements", ["engine"], registry=r)
         self.series_cache = Gauge("vigil_series_cache_entries", "Series resolved in the ingest cache", registry=r)
+        # Alerts: samples by outcome (queued, evaluated, dropped), trigger/clear events, deliveries by
+        # service type and outcome (delivered, retried, failed, dropped).
+        self.alert_samples = Counter("vigil_alert_samples", "Samples seen by the alert evaluator", ["outcome"],
+                                     registry=r)
+        self.alert_queue_rows = Gauge("vigil_alert_queue_rows", "Samples waiting for alert evaluation", registry=r)
+        self.alert_evaluation_seconds = Histogram("vigil_alert_evaluation_seconds", "Time per evaluation batch",
+                                                  registry=r, buckets=(.0005, .001, .005, .01, .05, .1, .5, 1, 5))
+        self.alert_errors = Counter("vigil_alert_evaluation_errors", "Failed alert evaluations", registry=r)
+        self.alert_events = Counter("vigil_alert_events", "Alerts triggered and cleared", ["event"], registry=r)
+        self.alerts_firing = Gauge("vigil_alerts_firing", "Alerts firing now", registry=r)
+        self.alert_notifications = Counter("vigil_alert_notifications", "Notification deliveries by outcome",
+                                           ["type", "outcome"], registry=r)
+        self.alert_notification_delay = Histogram(
+            "vigil_alert_notification_delay_seconds", "From the arrival of the data that triggered an alert to the "
+            "delivery of its notification", registry=r, buckets=(.05, .1, .25, .5, 1, 2, 5, 10, 30, 60))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

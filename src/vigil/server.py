@@ -15,8 +15,21 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from vigil.api import health
-from vigil.api.appoptics import jobs, measurements, metrics
+from vigil.api import akkeris, akkeris_metrics, fnstats, health, logcache, logs, notifications, prometheus, stacky
+from vigil.api.appoptics import (
+    alerts,
+    annotations,
+    api_tokens,
+    charts,
+    environments,
+    jobs,
+    measurements,
+    metrics,
+    notification_services,
+    organization,
+    snapshots,
+    spaces,
+)
 from vigil.api.http import json_response
 from vigil.config import Settings
 from vigil.services import Services
@@ -41,7 +54,11 @@ def build_app(services: Services) -> Starlette:
             await services.close()
 
     app = Starlette(
-        routes=[*health.routes, *measurements.routes, *metrics.routes, *jobs.routes],
+        routes=[*health.routes, *measurements.routes, *metrics.routes, *jobs.routes, *api_tokens.routes,
+                *environments.routes, *organization.routes, *spaces.routes, *charts.routes,
+                *annotations.routes, *snapshots.routes, *notifications.routes, *stacky.routes,
+                *alerts.routes, *notification_services.routes, *logs.routes, *akkeris.routes,
+                *logcache.routes, *prometheus.routes, *fnstats.routes, *akkeris_metrics.routes],
         exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,
     )
@@ -64,7 +81,13 @@ async def serve(settings: Settings) -> None:
         if services.admin_token:
             print(f"admin token: {services.admin_token}", flush=True)
         port = server.servers[0].sockets[0].getsockname()[1] if server.servers else settings.port
+        for line in services.log_listeners.announce():
+            print(line, flush=True)
         print(f"listening on http://{settings.host}:{port}", flush=True)
+        # Live log readers would hold a graceful shutdown open until its timeout: end them first.
+        while not server.should_exit:  # noqa: ASYNC110 - uvicorn offers no event for this
+            await asyncio.sleep(0.1)
+        await services.logs.stop_readers()
 
     announcer = asyncio.create_task(announce())
     # uvicorn re-raises the signal that stopped it once it has shut down gracefully; with a no-op

@@ -17,6 +17,7 @@ annotation_streams = sa.Table(
     sa.Column("display_name", sa.String(255)),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+    sqlite_autoincrement=True,
 )
 
 annotation_events = sa.Table(
@@ -34,6 +35,7 @@ annotation_events = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
     sa.Index("ix_annotation_events_stream_start", "stream_id", "start_time", "id"),
+    sqlite_autoincrement=True,
 )
 
 

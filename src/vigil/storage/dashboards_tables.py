@@ -16,6 +16,7 @@ spaces = sa.Table(
     sa.Column("name_key", sa.String(255), nullable=False, unique=True),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+    sqlite_autoincrement=True,
 )
 
 charts = sa.Table(
@@ -29,6 +30,7 @@ charts = sa.Table(
     sa.Column("thresholds", sa.JSON),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+    sqlite_autoincrement=True,
 )
 
 chart_streams = sa.Table(
@@ -38,6 +40,7 @@ chart_streams = sa.Table(
     sa.Column("position", sa.Integer, nullable=False),
     # The validated stream properties (metric or composite, tags, functions, display settings).
     sa.Column("spec", sa.JSON, nullable=False),
+    sqlite_autoincrement=True,
 )
 
 snapshots = sa.Table(
@@ -57,6 +60,7 @@ snapshots = sa.Table(
     sa.Column("image", sa.LargeBinary),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+    sqlite_autoincrement=True,
 )
 
 

@@ -15,6 +15,7 @@ environments = sa.Table(
     sa.Column("name_key", sa.String(255), nullable=False, unique=True),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+    sqlite_autoincrement=True,
 )
 
 

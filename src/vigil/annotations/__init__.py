@@ -1,0 +1,1 @@
+"""Annotation streams and events."""

@@ -1,0 +1,141 @@
+"""In-process fan-out (the embedded default): every subscription is a deque in this process.
+
+All calls happen on the event loop's thread (listeners, HTTP handlers and the gRPC server share one
+loop), so there are no locks. A publish costs one dict lookup when nobody listens to the topic, and
+one `deque.extend` per subscriber otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+
+class MemorySubscription:
+    __slots__ = ("_broker", "_closed", "_drop_since", "_dropped_pending", "_event", "_queue", "capacity", "delivered",
+                 "dropped", "topics")
+
+    def __init__(self, broker: MemoryBroker, topics: frozenset[str] | None, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be positive")
+        self._broker = broker
+        self.topics = topics
+        self.capacity = capacity
+        self._queue: deque[Any] = deque()
+        self._event = asyncio.Event()
+        self._closed = False
+        self.delivered = 0
+        self.dropped = 0
+        self._dropped_pending = 0
+        self._drop_since = 0
+
+    def push(self, items: Sequence[Any]) -> None:
+        queue = self._queue
+        queue.extend(items)
+        excess = len(queue) - self.capacity
+        if excess > 0:
+            # Drop the oldest: a reader that falls behind sees the newest lines, as Loggregator does.
+            if excess == len(queue):
+                queue.clear()
+            else:
+                for _ in range(excess):
+                    queue.popleft()
+            if not self._dropped_pending:
+                self._drop_since = time.time_ns() // 1000
+            self._dropped_pending += excess
+            self.dropped += excess
+            self._broker.dropped += excess
+        self._event.set()
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def get(self, max_items: int, wait: float | None = None) -> list[Any]:
+        queue = self._queue
+        if not queue and not self._closed:
+            self._event.clear()
+            try:
+                if wait is None:
+                    await self._event.wait()
+                else:
+                    await asyncio.wait_for(self._event.wait(), wait)
+            except TimeoutError:
+                return []
+        n = min(max_items, len(queue))
+        if n == len(queue):
+            out = list(queue)
+            queue.clear()
+        else:
+            out = [queue.popleft() for _ in range(n)]
+        self.delivered += len(out)
+        return out
+
+    def take_dropped(self) -> tuple[int, int]:
+        pending, since = self._dropped_pending, self._drop_since
+        self._dropped_pending = 0
+        return pending, since
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._broker._remove(self)
+            self._event.set()
+
+
+class MemoryBroker:
+    def __init__(self) -> None:
+        self._by_topic: dict[str, list[MemorySubscription]] = {}
+        self._everything: list[MemorySubscription] = []
+        self._count = 0
+        self.dropped = 0  # items dropped by all subscriptions, ever
+
+    def publish(self, topic: str, items: Sequence[Any]) -> None:
+        if not items:
+            return
+        subs = self._by_topic.get(topic)
+        if subs:
+            for sub in subs:
+                sub.push(items)
+        for sub in self._everything:
+            sub.push(items)
+
+    def has_subscribers(self, topic: str) -> bool:
+        return bool(self._everything) or topic in self._by_topic
+
+    def subscribe(self, topics: Iterable[str] | None, capacity: int) -> MemorySubscription:
+        wanted = None if topics is None else frozenset(topics)
+        sub = MemorySubscription(self, wanted, capacity)
+        if wanted is None:
+            self._everything.append(sub)
+        else:
+            for topic in wanted:
+                self._by_topic.setdefault(topic, []).append(sub)
+        self._count += 1
+        return sub
+
+    def _remove(self, sub: MemorySubscription) -> None:
+        if sub.topics is None:
+            self._everything.remove(sub)
+        else:
+            for topic in sub.topics:
+                subs = self._by_topic[topic]
+                subs.remove(sub)
+                if not subs:
+                    del self._by_topic[topic]
+        self._count -= 1
+
+    @property
+    def subscriptions(self) -> int:
+        return self._count
+
+    async def close(self) -> None:
+        for sub in [*self._everything, *(s for subs in self._by_topic.values() for s in subs)]:
+            sub.close()

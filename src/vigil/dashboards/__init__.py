@@ -1,0 +1,1 @@
+"""Spaces, charts and their streams, chart data and snapshots."""

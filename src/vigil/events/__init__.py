@@ -1,0 +1,1 @@
+"""Platform events: OpenStack notifications in, StackTach's stacky views out."""

@@ -1,0 +1,92 @@
+"""Where every source hands its lines: the per-app ring, the live fan-out and history.
+
+`accept` runs on the event loop for every batch a listener or request produced. It touches each
+line once (grouping by app) and never waits: the ring and the broker are in-memory and bounded,
+history only queues. A batch is one syslog read, one HTTP body or one gRPC message, so the
+per-batch work (a dict lookup per app, one publish per app) is spread over many lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import msgspec
+
+from vigil.broker.base import Broker, Subscription
+from vigil.logs.apps import KnownApps, app_name
+from vigil.logs.model import LogLine
+from vigil.logs.ring import RecentLines
+from vigil.logs.store import LogStore
+
+TOPIC_PREFIX = "logs:"
+
+
+def topic(app: str) -> str:
+    """The broker topic of an app's live lines (drains and tails subscribe to it)."""
+    return TOPIC_PREFIX + app
+
+
+def clip(message: str, limit: int) -> str:
+    """A message cut to at most `limit` characters (sources with no frame limit of their own)."""
+    return message if len(message) <= limit else message[:limit]
+
+
+class LogPipeline:
+    def __init__(self, ring: RecentLines, store: LogStore, broker: Broker, apps: KnownApps, *,
+                 name_cache: int = 100_000) -> None:
+        self.ring = ring
+        self.name_cache = name_cache
+        self.store = store
+        self.broker = broker
+        self.apps = apps
+        self._valid: set[str] = set()
+        self.accepted = 0
+        self.no_app = 0  # lines whose app name had nothing usable in it
+
+    def accept(self, lines: Sequence[LogLine]) -> int:
+        """Keep, fan out and queue for history; returns how many lines were accepted. The caller
+        hands over `lines` (it must not change the list afterwards)."""
+        if not lines:
+            return 0
+        groups: dict[str, list[LogLine]] = {}
+        for line in lines:
+            group = groups.get(line.app)
+            if group is None:
+                groups[line.app] = [line]
+            else:
+                group.append(line)
+        clean = True
+        accepted = 0
+        kept: list[list[LogLine]] = []
+        for raw, group in groups.items():
+            app = raw if raw in self._valid else self._resolve(raw)
+            if app != raw:
+                clean = False
+                if app is None:
+                    self.no_app += len(group)
+                    continue
+                group = [msgspec.structs.replace(line, app=app) for line in group]
+            self.ring.extend(app, group)
+            self.broker.publish(TOPIC_PREFIX + app, group)
+            self.apps.note(app)
+            accepted += len(group)
+            kept.append(group)
+        if clean:
+            self.store.append(lines if isinstance(lines, list) else list(lines))
+        else:
+            for group in kept:
+                self.store.append(group)
+        self.accepted += accepted
+        return accepted
+
+    def _resolve(self, raw: str) -> str | None:
+        app = app_name(raw)
+        if app == raw:
+            if len(self._valid) >= self.name_cache:
+                self._valid.clear()  # only a shortcut: a name not in it is checked again
+            self._valid.add(raw)
+        return app
+
+    def subscribe(self, apps: Iterable[str] | None, capacity: int) -> Subscription:
+        """A live subscription to the lines of `apps` (None: every app)."""
+        return self.broker.subscribe(None if apps is None else [topic(a) for a in apps], capacity)
