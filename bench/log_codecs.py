@@ -1,6 +1,6 @@
-"""Timing script for the syslog hot path (not a test; pytest does not collect it).
+"""The log codecs' hot paths in-process, one core: syslog parse/format, deframing, logplex batches.
 
-cd /work/main && PYTHONPATH=src .venv/bin/python tests/logs/bench_parse.py
+    python bench/log_codecs.py
 """
 
 from __future__ import annotations
