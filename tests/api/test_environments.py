@@ -63,7 +63,7 @@ async def test_rename_moves_tokens_and_delete_refuses_while_used(vigil: Vigil) -
                                                           "measurements": [{"name": "env.m", "value": 1}]})
         assert r.status_code == 202
     r = await vigil.client.get("/v1/measurements/env.m", params={"duration": 600, "resolution": 60})
-    assert [s["tags"] for s in r.json()["series"]] == [{"environment": "ProductionNew", "host": "a"}]
+    assert [s["tags"] for s in r.json()["series"]] == [{"environment": "productionnew", "host": "a"}]
     r = await vigil.client.delete(f"/v1/environments/{env['id']}")
     assert r.status_code == 409 and "used by 1 API token" in r.json()["errors"]["request"][0]
     await vigil.client.put(f"/v1/api_tokens/{token['href'].rsplit('/', 1)[1]}", json={"environment": None})
