@@ -29,8 +29,8 @@ def content_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, gunzipped if need be, never more than `limit` bytes either way."""
+async def read_raw_body(request: Request, limit: int) -> bytes:
+    """The request body as sent, never more than `limit` bytes."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"The request body is larger than {limit} bytes")
@@ -41,7 +41,12 @@ async def read_body(request: Request, limit: int) -> bytes:
         if size > limit:
             raise PayloadTooLarge(f"The request body is larger than {limit} bytes")
         chunks.append(chunk)
-    body = b"".join(chunks)
+    return b"".join(chunks)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, gunzipped if need be, never more than `limit` bytes either way."""
+    body = await read_raw_body(request, limit)
     encoding = request.headers.get("content-encoding", "").strip().lower()
     if encoding in ("gzip", "x-gzip", "deflate"):
         inflater = zlib.decompressobj(wbits=47)  # gzip or zlib header, detected

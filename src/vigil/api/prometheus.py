@@ -10,28 +10,13 @@ from starlette.routing import Route
 
 from vigil.api.appoptics.metrics import page_params
 from vigil.api.endpoint import endpoint, services
-from vigil.api.http import empty_response, json_response, query_params, read_params
+from vigil.api.http import empty_response, json_response, query_params, read_params, read_raw_body
 from vigil.auth.roles import Access
 from vigil.auth.tokens import Principal
-from vigil.errors import NotFound, PayloadTooLarge, RequestError, UnsupportedMediaType
+from vigil.errors import NotFound, RequestError, UnsupportedMediaType
 from vigil.prom.target_store import Target
 
 _CONTENT_TYPES = ("application/x-protobuf", "")
-
-
-async def _raw_body(request: Request, limit: int) -> bytes:
-    """The body as sent (snappy is undone by the domain), never more than `limit` bytes."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"The request body is larger than {limit} bytes")
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"The request body is larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 @endpoint(Access.RECORD, "POST /api/v1/write")
@@ -45,7 +30,7 @@ async def remote_write(request: Request, principal: Principal) -> Response:
         raise UnsupportedMediaType("Content-Encoding must be snappy (Prometheus remote write 1.0)")
     # A snappy block is at most a few bytes larger than what it holds.
     limit = svc.settings.remote_write_max_body_bytes
-    body = await _raw_body(request, limit + limit // 6 + 64)
+    body = await read_raw_body(request, limit + limit // 6 + 64)
     result = await svc.prom.remote_write.write(body, environment=principal.environment,
                                                user_agent=request.headers.get("user-agent"))
     if result is not None and result.accepted == 0 and result.failed > 0:
