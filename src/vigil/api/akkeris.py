@@ -109,7 +109,8 @@ async def _open_session(request: Request, kind: str) -> Response:
     except VigilError as exc:
         return json_response({"errors": {exc.kind: exc.errors()}}, exc.status)
     tail = Tail(logs.pipeline, apps, lines=session.lines, follow=session.tail,
-                capacity=svc.settings.log_subscriber_lines, linger=svc.settings.log_tail_linger)
+                capacity=svc.settings.log_subscriber_lines, max_bytes=svc.settings.log_subscriber_bytes,
+                linger=svc.settings.log_tail_linger)
     return ReaderResponse(akkeris_stream(tail), logs.readers.release, media_type="text/plain; charset=utf-8",
                           headers=STREAM_HEADERS)
 

@@ -140,7 +140,7 @@ async def rlp_read(request: Request, principal: Principal) -> Response:
     apps: list[str] | None = (sources or None) if "log" in kinds else []
     svc.logs.readers.acquire()
     tail = Tail(svc.logs.pipeline, apps, lines=0, follow=True, capacity=svc.settings.log_subscriber_lines,
-                linger=svc.settings.log_tail_linger)
+                max_bytes=svc.settings.log_subscriber_bytes, linger=svc.settings.log_tail_linger)
     return ReaderResponse(_events(tail, svc.settings.log_sse_heartbeat), svc.logs.readers.release,
                           media_type="text/event-stream", headers=STREAM_HEADERS)
 

@@ -12,9 +12,9 @@ from starlette.routing import Route
 
 from vigil.annotations.store import ORDERABLE
 from vigil.api.appoptics.metrics import page_params
-from vigil.api.appoptics.resources import path_id, read_object
+from vigil.api.appoptics.resources import path_id
 from vigil.api.endpoint import endpoint, services
-from vigil.api.http import empty_response, json_response, query_params
+from vigil.api.http import empty_response, json_response, query_params, read_params
 from vigil.auth.roles import Access
 from vigil.auth.tokens import Principal
 
@@ -42,7 +42,7 @@ async def list_streams(request: Request, principal: Principal) -> Response:
 async def create_event(request: Request, principal: Principal) -> Response:
     svc = services(request)
     name = _name(request)
-    event = await svc.annotations.create_event(name, await read_object(request, svc.settings.max_body_bytes))
+    event = await svc.annotations.create_event(name, await read_params(request, svc.settings.max_body_bytes))
     stream = await svc.annotations.stream(name)
     return json_response(event, 201, {"Location": f"/v1/annotations/{stream.name}/{event['id']}"})
 
@@ -55,7 +55,7 @@ async def get_stream(request: Request, principal: Principal) -> Response:
 @endpoint(Access.MANAGE, "PUT /v1/annotations/:name")
 async def update_stream(request: Request, principal: Principal) -> Response:
     svc = services(request)
-    await svc.annotations.update_stream(_name(request), await read_object(request, svc.settings.max_body_bytes))
+    await svc.annotations.update_stream(_name(request), await read_params(request, svc.settings.max_body_bytes))
     return empty_response(204)
 
 
@@ -74,7 +74,7 @@ async def get_event(request: Request, principal: Principal) -> Response:
 async def update_event(request: Request, principal: Principal) -> Response:
     svc = services(request)
     await svc.annotations.update_event(_name(request), _event_id(request),
-                                       await read_object(request, svc.settings.max_body_bytes))
+                                       await read_params(request, svc.settings.max_body_bytes))
     return empty_response(204)
 
 
@@ -88,7 +88,7 @@ async def delete_event(request: Request, principal: Principal) -> Response:
 async def add_link(request: Request, principal: Principal) -> Response:
     svc = services(request)
     name, event_id = _name(request), _event_id(request)
-    link = await svc.annotations.add_link(name, event_id, await read_object(request, svc.settings.max_body_bytes))
+    link = await svc.annotations.add_link(name, event_id, await read_params(request, svc.settings.max_body_bytes))
     stream = await svc.annotations.stream(name)
     return json_response(link, 201, {"Location": f"/v1/annotations/{stream.name}/{event_id}/links/{link['rel']}"})
 

@@ -10,9 +10,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from vigil.api.appoptics.metrics import page_params
-from vigil.api.appoptics.resources import absolute, path_id, read_object
+from vigil.api.appoptics.resources import absolute, path_id
 from vigil.api.endpoint import endpoint, services
-from vigil.api.http import empty_response, json_response, query_params
+from vigil.api.http import empty_response, json_response, query_params, read_params
 from vigil.auth.api_tokens import ORDERABLE, ApiToken
 from vigil.auth.roles import Access
 from vigil.auth.tokens import Principal
@@ -45,7 +45,7 @@ async def find_tokens(request: Request, principal: Principal) -> Response:
 @endpoint(Access.MANAGE, "POST /v1/api_tokens")
 async def create_token(request: Request, principal: Principal) -> Response:
     svc = services(request)
-    token = await svc.api_tokens.create(await read_object(request, svc.settings.max_body_bytes))
+    token = await svc.api_tokens.create(await read_params(request, svc.settings.max_body_bytes))
     return json_response(_json(request, token), 201, {"Location": f"/v1/api_tokens/{token.id}"})
 
 
@@ -53,7 +53,7 @@ async def create_token(request: Request, principal: Principal) -> Response:
 async def update_token(request: Request, principal: Principal) -> Response:
     svc = services(request)
     token_id = path_id(request, "id", "API token")
-    token = await svc.api_tokens.update(token_id, await read_object(request, svc.settings.max_body_bytes))
+    token = await svc.api_tokens.update(token_id, await read_params(request, svc.settings.max_body_bytes))
     return json_response(_json(request, token))
 
 

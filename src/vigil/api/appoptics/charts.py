@@ -7,11 +7,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from vigil.api.appoptics.resources import path_id, read_object
+from vigil.api.appoptics.resources import path_id
 from vigil.api.endpoint import endpoint, services
-from vigil.api.http import empty_response, json_response, query_params
+from vigil.api.http import empty_response, json_response, query_params, read_params
 from vigil.auth.roles import Access
 from vigil.auth.tokens import Principal
+from vigil.dashboards.data import space_filter
 
 
 def _ids(request: Request) -> tuple[int, int]:
@@ -30,7 +31,7 @@ async def list_charts(request: Request, principal: Principal) -> Response:
 async def create_chart(request: Request, principal: Principal) -> Response:
     svc = services(request)
     space_id = path_id(request, "id", "Space")
-    chart = await svc.charts.create(space_id, await read_object(request, svc.settings.max_body_bytes))
+    chart = await svc.charts.create(space_id, await read_params(request, svc.settings.max_body_bytes))
     # The seed's Location names the space.
     return json_response((await svc.charts.to_json([chart]))[0], 201, {"Location": f"/v1/spaces/{space_id}"})
 
@@ -46,7 +47,7 @@ async def get_chart(request: Request, principal: Principal) -> Response:
 async def update_chart(request: Request, principal: Principal) -> Response:
     svc = services(request)
     space_id, chart_id = _ids(request)
-    chart = await svc.charts.update(space_id, chart_id, await read_object(request, svc.settings.max_body_bytes))
+    chart = await svc.charts.update(space_id, chart_id, await read_params(request, svc.settings.max_body_bytes))
     return json_response((await svc.charts.to_json([chart]))[0])
 
 
@@ -55,7 +56,7 @@ async def replace_streams(request: Request, principal: Principal) -> Response:
     """The seed's "add a composite to a chart" POSTs to the chart: the same update, streams replaced."""
     svc = services(request)
     space_id, chart_id = _ids(request)
-    chart = await svc.charts.update(space_id, chart_id, await read_object(request, svc.settings.max_body_bytes))
+    chart = await svc.charts.update(space_id, chart_id, await read_params(request, svc.settings.max_body_bytes))
     return json_response((await svc.charts.to_json([chart]))[0])
 
 
@@ -69,7 +70,10 @@ async def delete_chart(request: Request, principal: Principal) -> Response:
 async def chart_data(request: Request, principal: Principal) -> Response:
     svc = services(request)
     chart = await svc.charts.get(*_ids(request))
-    return json_response(await svc.chart_data.evaluate(chart, query_params(request)))
+    params = query_params(request)
+    # `tags[name]=…`: the UI's space-level filter (dynamic tags), checked before any query runs.
+    extra = space_filter(params.get("tags"))
+    return json_response(await svc.chart_data.evaluate(chart, params, extra_tags=extra))
 
 
 routes = [

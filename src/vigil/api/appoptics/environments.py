@@ -9,9 +9,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from vigil.api.appoptics.metrics import page_params
-from vigil.api.appoptics.resources import read_object
 from vigil.api.endpoint import endpoint, services
-from vigil.api.http import empty_response, json_response, query_params
+from vigil.api.http import empty_response, json_response, query_params, read_params
 from vigil.auth.environments import ORDERABLE
 from vigil.auth.roles import Access
 from vigil.auth.tokens import Principal
@@ -25,7 +24,7 @@ def _name(params: dict[str, Any]) -> Any:
 @endpoint(Access.MANAGE, "POST /v1/environments")
 async def create_environment(request: Request, principal: Principal) -> Response:
     svc = services(request)
-    body = await read_object(request, svc.settings.max_body_bytes)
+    body = await read_params(request, svc.settings.max_body_bytes)
     # The seed shows the name both in the body and as `?name=` in the URL.
     name = _name(body) if "name" in body else _name(query_params(request))
     environment = await svc.environments.create(name)
@@ -49,7 +48,7 @@ def _lookup_name(query: dict[str, Any], body: dict[str, Any]) -> str | None:
 async def list_environments(request: Request, principal: Principal) -> Response:
     svc = services(request)
     query = query_params(request)
-    body = await read_object(request, svc.settings.max_body_bytes) if request.headers.get("content-length") else {}
+    body = await read_params(request, svc.settings.max_body_bytes) if request.headers.get("content-length") else {}
     name = _lookup_name(query, body)
     if name is not None:
         environment = await svc.environments.by_name(name)
@@ -66,7 +65,7 @@ async def list_environments(request: Request, principal: Principal) -> Response:
 @endpoint(Access.MANAGE, "PUT /v1/environments/:id")
 async def update_environment(request: Request, principal: Principal) -> Response:
     svc = services(request)
-    body = await read_object(request, svc.settings.max_body_bytes)
+    body = await read_params(request, svc.settings.max_body_bytes)
     await svc.environments.rename(request.path_params["id"], body.get("name"))
     return empty_response(204)
 

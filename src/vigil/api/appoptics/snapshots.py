@@ -7,9 +7,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from vigil.api.appoptics.resources import absolute, path_id, read_object
+from vigil.api.appoptics.resources import absolute, path_id
 from vigil.api.endpoint import endpoint, error_response, services
-from vigil.api.http import json_response
+from vigil.api.http import json_response, read_params
 from vigil.auth.roles import Access
 from vigil.auth.tokens import Principal
 from vigil.errors import NotFound
@@ -18,7 +18,7 @@ from vigil.errors import NotFound
 @endpoint(Access.READ, "POST /v1/snapshots")
 async def create_snapshot(request: Request, principal: Principal) -> Response:
     svc = services(request)
-    snapshot = await svc.snapshots.create(await read_object(request, svc.settings.max_body_bytes))
+    snapshot = await svc.snapshots.create(await read_params(request, svc.settings.max_body_bytes))
     return json_response(snapshot.to_json(absolute(request, "")), 202,
                          {"Location": f"/v1/snapshots/{snapshot.id}"})
 

@@ -7,9 +7,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from vigil.api.appoptics.metrics import page_params
-from vigil.api.appoptics.resources import path_id, read_object
+from vigil.api.appoptics.resources import path_id
 from vigil.api.endpoint import endpoint, services
-from vigil.api.http import empty_response, json_response, query_params
+from vigil.api.http import empty_response, json_response, query_params, read_params
 from vigil.auth.roles import Access
 from vigil.auth.tokens import Principal
 from vigil.dashboards.spaces import ORDERABLE
@@ -29,7 +29,7 @@ async def list_spaces(request: Request, principal: Principal) -> Response:
 @endpoint(Access.MANAGE, "POST /v1/spaces")
 async def create_space(request: Request, principal: Principal) -> Response:
     svc = services(request)
-    space = await svc.spaces.create(await read_object(request, svc.settings.max_body_bytes))
+    space = await svc.spaces.create(await read_params(request, svc.settings.max_body_bytes))
     return json_response(space.to_json(), 201, {"Location": f"/v1/spaces/{space.id}"})
 
 
@@ -45,7 +45,7 @@ async def get_space(request: Request, principal: Principal) -> Response:
 async def update_space(request: Request, principal: Principal) -> Response:
     svc = services(request)
     space_id = path_id(request, "id", "Space")
-    await svc.spaces.rename(space_id, await read_object(request, svc.settings.max_body_bytes))
+    await svc.spaces.rename(space_id, await read_params(request, svc.settings.max_body_bytes))
     return empty_response(204)
 
 
