@@ -5,13 +5,17 @@ BIN := $(VENV)/bin
 
 .PHONY: install run test lint bench clean
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed web/node_modules/.package-lock.json
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
+
+# The browser UI's packages (web/package-lock.json), served by vigil itself; npm writes the marker.
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
 
 run: install
 	$(BIN)/vigil serve

@@ -107,9 +107,11 @@ class Settings:
     log_recent_bytes: int = 1024 * 1024  # per app, in memory
     log_recent_apps: int = 10_000  # apps with an in-memory ring; the least recently written goes
     log_pending_lines: int = 1_000_000  # waiting for the engine; beyond it the oldest are dropped
+    log_pending_bytes: int = 256 * 1024 * 1024  # likewise, in message bytes (+256 a line)
     log_flush_lines: int = 200_000
     log_flush_interval: float = 0.5
     log_subscriber_lines: int = 10_000  # per live tail; a slow reader loses its oldest lines
+    log_subscriber_bytes: int = 16 * 1024 * 1024  # per live tail, likewise
     log_tail_linger: float = 0.02  # a busy tail writes at most once per this many seconds (0: at once)
     log_session_ttl: int = 300  # an unused log-session URL expires after this many seconds
     log_sessions_max: int = 10_000  # unused log-session URLs at a time
@@ -122,6 +124,26 @@ class Settings:
     builds_per_app: int = 100  # the oldest builds of an app beyond this are deleted
     site_max_apps: int = 500
     log_name_cache: int = 100_000  # app names remembered as known / valid (cleared when full)
+
+    # Log drains (docs/drains.md).
+    drains_per_app: int = 10  # per app, and per site
+    drains_max: int = 1_000  # on the whole server
+    drain_buffer_lines: int = 1_024  # per drain (Logplex's drain buffer); the oldest are dropped beyond it
+    drain_buffer_bytes: int = 4 * 1024 * 1024  # per drain, likewise (a line weighs its message + 256)
+    drain_write_buffer_bytes: int = 256 * 1024  # per connection, beyond one buffer's worth being written
+    drain_connect_timeout: float = 10.0
+    drain_write_timeout: float = 30.0  # a write stuck this long (a receiver that never reads) drops the connection
+    drain_backoff_min: float = 0.5  # first wait before reconnecting / retrying; doubled each time
+    drain_backoff_max: float = 60.0
+    drain_notice_interval: float = 10.0  # at most one L10 notice per drain per this many seconds
+    drain_refresh: float = 10.0  # drains and site members re-read from the database
+    drain_http_batch_bytes: int = 102_400  # logplex-1 batch target (Logplex's)
+    drain_http_linger: float = 0.25  # a batch waits at most this long to fill up
+    drain_http_timeout: float = 30.0
+    drain_http_attempts: int = 5  # sends of one batch before it is dropped
+    drain_udp_max_bytes: int = 8_192  # longer syslog+udp messages are cut
+    drain_ca_file: str | None = None  # PEM certificates trusted by every TLS drain, besides the system's
+    drain_ca_max_bytes: int = 64 * 1024  # a drain's own tls_ca
 
     # Alerts (docs/alerts.md): the SMTP server `mail` services send through, and the evaluator's bounds.
     smtp_host: str | None = None  # unset: `mail` deliveries fail (visibly, in the alert's status)
@@ -158,6 +180,10 @@ class Settings:
     prom_lookback: int = 300  # seconds an instant value looks back (Prometheus' lookback delta)
     fn_stats_max_points: int = 11_000  # steps in one Fn statistics answer (Prometheus' own limit)
     app_metrics_max_points: int = 11_000  # resolution steps in one /apps/{app}/metrics answer
+
+    # The browser UI (docs/web.md): the folder with index.html, src/ and node_modules/ (`npm ci`);
+    # default: the `web` folder of the source tree this package runs from.
+    web_dir: str | None = None
 
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -295,7 +321,8 @@ def _check_logs(s: Settings) -> None:
         raise ConfigError("syslog_tls_cert and syslog_tls_key go together")
     for name in ("log_max_connections", "log_max_line_bytes", "log_retention", "log_recent_lines",
                  "log_recent_bytes", "log_recent_apps", "log_pending_lines", "log_flush_lines", "log_flush_interval",
-                 "log_subscriber_lines", "log_session_ttl", "log_sessions_max", "log_tails_max", "log_sse_heartbeat",
+                 "log_subscriber_lines", "log_subscriber_bytes", "log_pending_bytes", "log_session_ttl",
+                 "log_sessions_max", "log_tails_max", "log_sse_heartbeat",
                  "log_read_max_apps", "logplex_frame_ids", "log_metrics_pending", "build_max_lines", "builds_per_app",
                  "site_max_apps", "log_name_cache"):
         if getattr(s, name) <= 0:
@@ -329,7 +356,25 @@ def _check_prom(s: Settings) -> None:
         raise ConfigError(f"scrape_targets: {exc}") from exc
 
 
+def _check_drains(s: Settings) -> None:
+    for name in ("drains_per_app", "drains_max", "drain_buffer_lines", "drain_buffer_bytes",
+                 "drain_write_buffer_bytes", "drain_connect_timeout", "drain_write_timeout", "drain_backoff_min",
+                 "drain_notice_interval", "drain_refresh", "drain_http_batch_bytes", "drain_http_timeout",
+                 "drain_http_attempts", "drain_ca_max_bytes"):
+        if getattr(s, name) <= 0:
+            raise ConfigError(f"{name} must be positive")
+    if s.drain_backoff_max < s.drain_backoff_min:
+        raise ConfigError("drain_backoff_max must be at least drain_backoff_min")
+    if s.drain_http_linger < 0:
+        raise ConfigError("drain_http_linger must not be negative")
+    if not 480 <= s.drain_udp_max_bytes <= 65_507:
+        raise ConfigError("drain_udp_max_bytes must be between 480 and 65507 (RFC 5426)")
+    if s.drain_ca_file and not Path(s.drain_ca_file).is_file():
+        raise ConfigError(f"drain_ca_file {s.drain_ca_file} is not a file")
+
+
 def _check(s: Settings) -> None:
+    _check_drains(s)
     _check_events(s)
     _check_logs(s)
     _check_alerts(s)

@@ -15,7 +15,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from vigil import web
 from vigil.api import akkeris, akkeris_metrics, fnstats, health, logcache, logs, notifications, prometheus, stacky
+from vigil.api import drains as log_drains
 from vigil.api.appoptics import (
     alerts,
     annotations,
@@ -58,7 +60,10 @@ def build_app(services: Services) -> Starlette:
                 *environments.routes, *organization.routes, *spaces.routes, *charts.routes,
                 *annotations.routes, *snapshots.routes, *notifications.routes, *stacky.routes,
                 *alerts.routes, *notification_services.routes, *logs.routes, *akkeris.routes,
-                *logcache.routes, *prometheus.routes, *fnstats.routes, *akkeris_metrics.routes],
+                *logcache.routes, *prometheus.routes, *fnstats.routes, *akkeris_metrics.routes,
+                *log_drains.routes,
+                # The browser UI last: every API path keeps precedence over it.
+                *web.routes(services.settings)],
         exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,
     )

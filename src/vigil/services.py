@@ -17,6 +17,8 @@ from vigil.dashboards.charts import Charts
 from vigil.dashboards.data import ChartData
 from vigil.dashboards.snapshots import Snapshots
 from vigil.dashboards.spaces import Spaces
+from vigil.drains.manager import DrainManager
+from vigil.drains.selfmetrics import DrainCollector
 from vigil.events.service import Events
 from vigil.fnstats.service import FnStats
 from vigil.ingest.amqp import AmqpIngest
@@ -38,6 +40,7 @@ from vigil.storage import (
     alerts_tables,
     annotations_tables,
     dashboards_tables,
+    drains_tables,
     environments_tables,
     events_schema,
     events_tables,
@@ -109,6 +112,7 @@ class Services:
         self.broker = MemoryBroker()  # live fan-out (log tails, drains)
         self.logs = LogService(settings, self.telemetry, self.metadata, self.broker)
         self.log_listeners = LogListeners(settings, self.logs, self.ingestor.ingest)
+        self.drains = DrainManager(settings, self.metadata, self.logs.pipeline, self.logs.sites)
         # Prometheus in (scrape, remote write); Fn statistics and Akkeris app metrics out.
         self.prom = PromService(settings, self.ingestor, self.telemetry, self.metadata, self.self_metrics.registry)
         self.fn_stats = FnStats(self.telemetry, self.writer.sync, lookback=settings.prom_lookback,
@@ -116,6 +120,7 @@ class Services:
         self.app_metrics = AppMetrics(self.telemetry, self.writer.sync, self.reader.tiers, self._rollup_watermark,
                                       max_series=settings.max_query_series, max_points=settings.max_query_points)
         self.self_metrics.registry.register(LogCollector(self.logs, self.log_listeners.stats))
+        self.self_metrics.registry.register(DrainCollector(self.drains))
         self.admin_token: str | None = None
 
     def _rollup_watermark(self, metric: str) -> int:
@@ -155,6 +160,8 @@ class Services:
         await self.events.start()
         self.amqp.start()
         self.logs.start()
+        await self.metadata.migrate({"drains": drains_tables.MIGRATIONS})
+        await self.drains.start()  # before the listeners: lines from the first one on reach the drains
         await self.log_listeners.start()
         await self.metadata.migrate({"prom": prom_tables.MIGRATIONS})
         await telemetry_schema.migrate(self.telemetry, self.settings, {"prom": prom_schema.PROM})
@@ -164,6 +171,7 @@ class Services:
     async def close(self) -> None:
         await self.prom.close()
         await self.log_listeners.close()
+        await self.drains.close()
         await self.logs.close()
         await self.amqp.close()
         await self.events.close()

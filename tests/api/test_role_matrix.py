@@ -19,7 +19,8 @@ from vigil.auth.roles import Access, Role
 
 # Routes served without a token: each is guarded by an unguessable secret in its URL, or is the health check.
 PUBLIC = {("GET", "/healthz"), ("GET", "/snapshots/{key}.png"), ("GET", "/apps/{app}/log-sessions/{secret}"),
-          ("GET", "/sites/{site}/log-sessions/{secret}")}
+          ("GET", "/sites/{site}/log-sessions/{secret}"),
+          ("GET", "/")}  # the web UI's shell (and its files, mounted under /ui): its data comes from the APIs
 
 # The decided access of the routes of the foundation and of issue 5.
 DECIDED: dict[tuple[str, str], Access] = {

@@ -86,3 +86,40 @@ def test_errors_are_reported_not_raised(server: ServerProcess) -> None:
     lines = subprocess.run([sys.executable, "-m", "vigil", "logs", "--app", "cli", "--lines", "0",
                             "--server", server.url], capture_output=True, timeout=60, env=env())
     assert lines.returncode == 1 and b"--lines" in lines.stderr
+
+
+def wait_for_output(proc: subprocess.Popen, server: ServerProcess, app: str) -> bytes:
+    """Post lines until the tailing `vigil logs` prints one (it is then connected)."""
+    assert proc.stdout is not None
+    os.set_blocking(proc.stdout.fileno(), False)
+    deadline = time.monotonic() + 30
+    while True:
+        post(server, {"app": app, "message": "ping", "time": T, "instance": "0", "source": "APP"})
+        line = proc.stdout.readline()
+        if line:
+            return line
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.2)
+
+
+def test_a_shutdown_ends_live_tails_instead_of_waiting_for_them(server: ServerProcess) -> None:
+    post(server, {"app": "stopping", "message": "x"})
+    with httpx.Client(base_url=server.url, auth=(TOKEN, ""), timeout=30) as client:
+        url = client.post("/apps/stopping/log-sessions", json={"tail": True}).json()["logplex_url"]
+    proc = subprocess.Popen([sys.executable, "-m", "vigil", "logs", "--app", "stopping", "--server", server.url],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env())
+    try:
+        with httpx.Client(timeout=30) as anon, anon.stream("GET", url) as session:
+            assert session.status_code == 200
+            lines = session.iter_lines()
+            assert next(lines).endswith("stopping app: x")
+            wait_for_output(proc, server, "stopping")
+            started = time.monotonic()
+            assert server.stop() == 0
+            assert all(line.endswith("stopping APP[0]: ping") for line in lines)  # then the stream ended
+        # Far sooner than uvicorn's 30 s graceful-shutdown limit, which open streams would have used up.
+        assert time.monotonic() - started < 20
+        assert proc.wait(30) == 0  # `vigil logs --tail` ends quietly too
+    finally:
+        if proc.poll() is None:
+            proc.kill()

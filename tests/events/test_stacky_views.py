@@ -255,6 +255,9 @@ async def test_kpi(loaded: Vigil) -> None:
      "when_min must be a unixtime (seconds since 1970, decimals allowed), not 'yesterday'"),
     ("/stacky/hosts/?service=swift", "service must be one of nova, glance, generic, not 'swift'"),
     ("/stacky/watch/0/?since=soon", "since must be a unixtime (seconds since 1970, decimals allowed), not 'soon'"),
+    ("/stacky/uuid/?uuid=" + A + "&offset=99999999999999999999", "offset is too large"),
+    ("/stacky/search/?field=deployment&value=4294967296",
+     "'4294967296' is not a valid value for the field 'deployment'"),
 ])
 async def test_bad_parameters(loaded: Vigil, path: str, message: str) -> None:
     assert await get(loaded, path, 400) == [["Error", "Message"], ["Bad Request", message]]

@@ -88,3 +88,15 @@ async def test_broker_close_ends_every_subscription() -> None:
     await broker.close()
     assert all(s.closed for s in subs)
     assert broker.subscriptions == 0
+
+
+async def test_a_queue_may_also_be_bounded_by_weight() -> None:
+    broker = MemoryBroker()
+    sub = broker.subscribe(["a"], capacity=100, max_bytes=10, weigh=len)
+    broker.publish("a", ["aaaa", "bbbb"])  # 8
+    broker.publish("a", ["cccc"])  # 12 > 10: "aaaa" goes
+    assert sub.dropped == 1 and sub.bytes == 8
+    assert await sub.get(1) == ["bbbb"]
+    assert sub.bytes == 4
+    broker.publish("a", ["x" * 20])  # heavier than the bound alone: everything goes
+    assert sub.pending == 0 and sub.bytes == 0 and sub.dropped == 3

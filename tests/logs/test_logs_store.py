@@ -127,3 +127,14 @@ async def test_meta_counts_each_app(vigil: Vigil) -> None:
     assert (meta["m1"].count, meta["m1"].oldest_us, meta["m1"].newest_us) == (2, NOW - 50, NOW - 10)
     assert meta["m2"].count == 1
     assert list(await store.meta(1)) == ["m1"]  # bounded: the first apps by name
+
+
+async def test_the_queue_is_bounded_in_bytes_too(vigil: Vigil) -> None:
+    # A line weighs its message plus 256: four 744-byte messages make 4,000 bytes; room for 2,000.
+    store = store_for(vigil, max_pending=1000, max_pending_bytes=2000)
+    big = [LogLine("b", "app", "", STDOUT, time.time_ns() // 1000 - 10 + i, "", f"{i}" + "x" * 743) for i in range(4)]
+    store.append(big[:3])  # 3,000 bytes: the oldest line goes
+    assert (store.pending, store.pending_bytes, store.dropped) == (2, 2000, 1)
+    store.append(big[3:])
+    assert (store.pending, store.pending_bytes, store.dropped) == (2, 2000, 2)
+    assert [x.message[0] for x in await store.read(["b"])] == ["2", "3"]

@@ -13,7 +13,7 @@ queues from one reader task per node; nothing above this interface changes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 
@@ -49,8 +49,10 @@ class Broker(Protocol):
         Never blocks."""
         ...
 
-    def subscribe(self, topics: Iterable[str] | None, capacity: int) -> Subscription:
-        """A new subscription to `topics` (None: all) holding at most `capacity` unread items."""
+    def subscribe(self, topics: Iterable[str] | None, capacity: int, max_bytes: int | None = None,
+                  weigh: Callable[[Any], int] | None = None) -> Subscription:
+        """A new subscription to `topics` (None: all) holding at most `capacity` unread items and, with
+        `max_bytes`, at most that much of their weight (`weigh(item)`, e.g. a line's length)."""
         ...
 
     def has_subscribers(self, topic: str) -> bool: ...

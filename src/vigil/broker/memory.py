@@ -10,20 +10,24 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 
 class MemorySubscription:
-    __slots__ = ("_broker", "_closed", "_drop_since", "_dropped_pending", "_event", "_queue", "capacity", "delivered",
-                 "dropped", "topics")
+    __slots__ = ("_broker", "_closed", "_drop_since", "_dropped_pending", "_event", "_queue", "bytes", "capacity",
+                 "delivered", "dropped", "max_bytes", "topics", "weigh")
 
-    def __init__(self, broker: MemoryBroker, topics: frozenset[str] | None, capacity: int) -> None:
-        if capacity < 1:
-            raise ValueError("capacity must be positive")
+    def __init__(self, broker: MemoryBroker, topics: frozenset[str] | None, capacity: int,
+                 max_bytes: int | None = None, weigh: Callable[[Any], int] | None = None) -> None:
+        if capacity < 1 or (max_bytes is not None and (max_bytes < 1 or weigh is None)):
+            raise ValueError("capacity (and max_bytes, with weigh) must be positive")
         self._broker = broker
         self.topics = topics
         self.capacity = capacity
+        self.max_bytes = max_bytes
+        self.weigh = weigh
+        self.bytes = 0  # weight of the queued items (with max_bytes)
         self._queue: deque[Any] = deque()
         self._event = asyncio.Event()
         self._closed = False
@@ -36,19 +40,35 @@ class MemorySubscription:
         queue = self._queue
         queue.extend(items)
         excess = len(queue) - self.capacity
-        if excess > 0:
+        if self.max_bytes is not None:
+            weigh = self.weigh
+            assert weigh is not None
+            self.bytes += sum(map(weigh, items))
+            if excess > 0 or self.bytes > self.max_bytes:
+                dropped = 0
+                while queue and (excess > 0 or self.bytes > self.max_bytes):
+                    self.bytes -= weigh(queue.popleft())
+                    excess -= 1
+                    dropped += 1
+                self._count_drops(dropped)
+        elif excess > 0:
             # Drop the oldest: a reader that falls behind sees the newest lines, as Loggregator does.
             if excess == len(queue):
                 queue.clear()
             else:
                 for _ in range(excess):
                     queue.popleft()
-            if not self._dropped_pending:
-                self._drop_since = time.time_ns() // 1000
-            self._dropped_pending += excess
-            self.dropped += excess
-            self._broker.dropped += excess
+            self._count_drops(excess)
         self._event.set()
+
+    def _count_drops(self, n: int) -> None:
+        if n <= 0:
+            return
+        if not self._dropped_pending:
+            self._drop_since = time.time_ns() // 1000
+        self._dropped_pending += n
+        self.dropped += n
+        self._broker.dropped += n
 
     @property
     def pending(self) -> int:
@@ -73,8 +93,11 @@ class MemorySubscription:
         if n == len(queue):
             out = list(queue)
             queue.clear()
+            self.bytes = 0
         else:
             out = [queue.popleft() for _ in range(n)]
+            if self.weigh is not None:
+                self.bytes -= sum(map(self.weigh, out))
         self.delivered += len(out)
         return out
 
@@ -110,9 +133,10 @@ class MemoryBroker:
     def has_subscribers(self, topic: str) -> bool:
         return bool(self._everything) or topic in self._by_topic
 
-    def subscribe(self, topics: Iterable[str] | None, capacity: int) -> MemorySubscription:
+    def subscribe(self, topics: Iterable[str] | None, capacity: int, max_bytes: int | None = None,
+                  weigh: Callable[[Any], int] | None = None) -> MemorySubscription:
         wanted = None if topics is None else frozenset(topics)
-        sub = MemorySubscription(self, wanted, capacity)
+        sub = MemorySubscription(self, wanted, capacity, max_bytes, weigh)
         if wanted is None:
             self._everything.append(sub)
         else:

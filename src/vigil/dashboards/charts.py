@@ -140,6 +140,14 @@ class Charts:
             await self._insert_streams(conn, int(chart_id), values.get("streams", []))
         return await self.get(space_id, int(chart_id))
 
+    async def draft(self, space_id: int, body: dict[str, Any]) -> Chart:
+        """A chart checked as `create` checks it, not stored (the UI's preview); streams are numbered
+        1, 2, … in the order given."""
+        values = await self._parse(body, creating=True)
+        options = {k: v for k, v in values["options"].items() if v is not None}
+        return Chart(0, space_id, values["name"], values.get("type", "line"), options, values.get("thresholds"),
+                     [Stream(i + 1, spec) for i, spec in enumerate(values.get("streams", []))])
+
     async def _load(self, conn: Any, where: Any) -> list[Chart]:
         rows = (await conn.execute(sa.select(charts).where(where).order_by(charts.c.id))).mappings().all()
         if not rows:

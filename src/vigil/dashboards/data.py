@@ -18,6 +18,7 @@ import numpy as np
 from vigil.dashboards import transform
 from vigil.dashboards.charts import Chart, Stream
 from vigil.dashboards.fields import MAX_TIMESTAMP, Fields
+from vigil.dashboards.streams import TAG_NAME, TAG_PATTERN
 from vigil.errors import NotFound, ParamsError, RequestError, Unavailable
 from vigil.metrics.tagfilter import from_tags_param
 
@@ -29,6 +30,8 @@ TARGET_POINTS = 720
 MIN_DEFAULT_RESOLUTION = 60
 _GROUP_BY_FUNCTION = {"average": "mean", "sum": "sum", "min": "min", "max": "max"}
 _SUMMARY = {"average": "mean", "sum": "sum", "min": "min", "max": "max", "count": "count"}
+MAX_SPACE_FILTER_TAGS = 50
+MAX_SPACE_FILTER_VALUES = 100
 
 
 class Composer(Protocol):
@@ -70,6 +73,24 @@ def window(params: dict[str, Any], max_points: int, now: float | None = None) ->
         raise ParamsError({"resolution": [f"gives more than {max_points} points per series over this window; "
                                           f"use at least {math.ceil(span / max_points)}"]})
     return Window(start_i, end_i, resolution)
+
+
+def space_filter(raw: Any) -> list[dict[str, Any]] | None:
+    """`tags[host]=web1` (repeatable: OR) on GET …/data: the UI's space-level filter. The values
+    replace the filters of the charts' tags of those names (a dynamic `@host` tag takes them), as a
+    snapshot's `subject.chart.tags` do."""
+    if raw is None or raw == {}:
+        return None
+    if not isinstance(raw, dict) or len(raw) > MAX_SPACE_FILTER_TAGS:
+        raise ParamsError({"tags": [f"must be at most {MAX_SPACE_FILTER_TAGS} tags[name]=pattern pairs"]})
+    out = []
+    for name, value in raw.items():
+        values = value if isinstance(value, list) else [value]
+        if not TAG_NAME.match(name) or not 0 < len(values) <= MAX_SPACE_FILTER_VALUES \
+                or not all(isinstance(v, str) and TAG_PATTERN.match(v) for v in values):
+            raise ParamsError({f"tags.{name[:64]}": ["must be a tag name with tag value patterns (* wildcards)"]})
+        out.append({"name": name, "values": values})
+    return out
 
 
 def query_params(stream: Stream, win: Window, extra_tags: list[dict[str, Any]] | None = None) -> dict[str, Any]:

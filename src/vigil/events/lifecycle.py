@@ -112,7 +112,9 @@ class LifecycleProcessor:
                     async with self.db.begin() as conn:
                         await fold(conn, raws)
                         await _set_watermark(conn, upto)
-                except (TelemetryError, SQLAlchemyError, OSError) as exc:
+                except Exception as exc:  # storage failures, and bugs: never let the task die
+                    if not isinstance(exc, TelemetryError | SQLAlchemyError | OSError):
+                        log.exception("folding events %d..%d failed", self.processed_id + 1, upto)
                     if self._on_failure:
                         self._on_failure()
                     delay = RETRY_BACKOFF[min(attempt, len(RETRY_BACKOFF) - 1)]

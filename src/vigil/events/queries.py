@@ -151,10 +151,14 @@ class EventQueries:
         """(name, n, min, max, sum) over the first `limit` complete, non-negative timings of each name
         (after `offset`, in the order they were recorded), as the original sliced each name's timings.
         One small query per name: each walks the (name, id) index for just its slice."""
-        complete = [tmt.c.start_raw_id.is_not(None), tmt.c.end_raw_id.is_not(None), tmt.c.diff >= 0]
+        # `diff` is set exactly when both halves are known. Written as an expression, the condition
+        # keeps SQLite off the (name, diff) index, so that it walks (name, id) and stops at the slice.
+        complete = [sa.func.coalesce(tmt.c.diff, -1) >= 0]
+        known = [tmt.c.diff.is_not(None)]
         if instance is not None:
             complete.append(tmt.c.instance == instance)
-        names = sa.select(tmt.c.name).where(*complete).distinct().order_by(tmt.c.name).limit(max_names)
+            known.append(tmt.c.instance == instance)
+        names = sa.select(tmt.c.name).where(*known).distinct().order_by(tmt.c.name).limit(max_names)
         out = []
         async with self.db.connect() as conn:
             for (name,) in (await conn.execute(names)).all():

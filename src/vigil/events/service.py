@@ -4,6 +4,7 @@ notifications to `ingest_http` / `ingest_messages`."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -93,9 +94,15 @@ class Events:
         await self.processor.close()
 
     async def sync(self) -> None:
-        """A read barrier for derived data: every notification acknowledged so far is folded in."""
+        """A read barrier for derived data: every notification acknowledged so far is folded in (or,
+        if folding is stuck, as much as is after `max_pending_wait`: a view answers late, not never)."""
         await self.writer.sync()
-        await self.processor.sync(self.writer.loaded_id)
+        try:
+            async with asyncio.timeout(self.settings.max_pending_wait):
+                await self.processor.sync(self.writer.loaded_id)
+        except TimeoutError:
+            log.warning("timings are behind: %d of %d notifications folded", self.processor.processed_id,
+                        self.writer.loaded_id)
 
     # -- ingest -------------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from vigil.events.extract import KINDS
 from vigil.events.queries import SEARCHABLE, EventQueries
 from vigil.events.timefmt import US, TimeFormatError, parse_unixtime, sec_to_time, to_datetime, when_text
 
+MAX_NUMBER = 2**53  # larger offsets, ids … fit no column
 DEFAULT_LIMIT = 50
 HARD_LIMIT = 1000
 DAY_US = 86_400 * US
@@ -81,6 +82,8 @@ def _int(params: Params, name: str, default: int) -> int:
         raise bad_request(f"{name} must be a whole number, not {raw!r}") from None
     if value < 0:
         raise bad_request(f"{name} must not be negative")
+    if value > MAX_NUMBER:
+        raise bad_request(f"{name} is too large")
     return value
 
 
@@ -197,7 +200,7 @@ class StackyViews:
                 value = parse_unixtime(raw)
             elif fields[field] != "String":
                 value = int(raw)
-                if value < 0:
+                if not 0 <= value < (2**32 if fields[field] == "UInt32" else MAX_NUMBER):
                     raise ValueError(raw)
         except (ValueError, TimeFormatError):
             raise bad_request(f"'{raw}' is not a valid value for the field '{field}'") from None

@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable
 from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
@@ -48,8 +47,7 @@ def safe_url(url: str) -> str:
 
 class AmqpConsumer:
     def __init__(self, name: str, url: str, events: Events, *, exchanges: list[str], routing_keys: list[str],
-                 queue_prefix: str, durable: bool, prefetch: int, reconnect_max: float,
-                 on_state: Callable[[str], None] | None = None) -> None:
+                 queue_prefix: str, durable: bool, prefetch: int, reconnect_max: float) -> None:
         self.name = name
         self.url = url
         self.events = events
@@ -59,7 +57,6 @@ class AmqpConsumer:
         self.durable = durable
         self.prefetch = prefetch
         self.reconnect_max = reconnect_max
-        self._on_state = on_state
         self.connected = asyncio.Event()
         self.stored_batches = 0
         self._closing = False

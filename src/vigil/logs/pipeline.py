@@ -15,7 +15,7 @@ import msgspec
 from vigil.broker.base import Broker, Subscription
 from vigil.logs.apps import KnownApps, app_name
 from vigil.logs.model import LogLine
-from vigil.logs.ring import RecentLines
+from vigil.logs.ring import RecentLines, line_weight
 from vigil.logs.store import LogStore
 
 TOPIC_PREFIX = "logs:"
@@ -87,6 +87,8 @@ class LogPipeline:
             self._valid.add(raw)
         return app
 
-    def subscribe(self, apps: Iterable[str] | None, capacity: int) -> Subscription:
-        """A live subscription to the lines of `apps` (None: every app)."""
-        return self.broker.subscribe(None if apps is None else [topic(a) for a in apps], capacity)
+    def subscribe(self, apps: Iterable[str] | None, capacity: int, max_bytes: int | None = None) -> Subscription:
+        """A live subscription to the lines of `apps` (None: every app), at most `capacity` lines and
+        `max_bytes` (a line weighs its message plus LINE_OVERHEAD) queued."""
+        return self.broker.subscribe(None if apps is None else [topic(a) for a in apps], capacity, max_bytes,
+                                     line_weight if max_bytes else None)

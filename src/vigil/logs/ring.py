@@ -20,6 +20,11 @@ LINE_OVERHEAD = 256
 _message = attrgetter("message")
 
 
+def line_weight(line: LogLine) -> int:
+    """What a line costs in memory, roughly: its message plus LINE_OVERHEAD."""
+    return len(line.message) + LINE_OVERHEAD
+
+
 class _Ring:
     __slots__ = ("bytes", "lines")
 

@@ -36,6 +36,8 @@ class LogCollector(Collector):
                                   value=logs.store.failures)
         yield GaugeMetricFamily("vigil_log_pending_lines", "Log lines waiting for the telemetry engine",
                                 value=logs.store.pending)
+        yield GaugeMetricFamily("vigil_log_pending_bytes", "Their weight: message bytes plus 256 a line",
+                                value=logs.store.pending_bytes)
         yield GaugeMetricFamily("vigil_log_recent_lines", "Log lines held in the per-app rings",
                                 value=logs.ring.total_lines)
         yield CounterMetricFamily("vigil_log_recent_evicted", "Log lines pushed out of the rings by their limits",

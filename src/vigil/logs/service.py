@@ -42,7 +42,8 @@ class LogService:
         self.broker = broker
         self.ring = RecentLines(s.log_recent_lines, s.log_recent_bytes, s.log_recent_apps)
         self.store = LogStore(telemetry, retention=s.log_retention, future_window=s.future_window,
-                              max_pending=s.log_pending_lines, flush_lines=s.log_flush_lines,
+                              max_pending=s.log_pending_lines, max_pending_bytes=s.log_pending_bytes,
+                              flush_lines=s.log_flush_lines,
                               flush_interval=s.log_flush_interval)
         self.apps = KnownApps(metadata, max_cached=s.log_name_cache)
         self.pipeline = LogPipeline(self.ring, self.store, broker, self.apps, name_cache=s.log_name_cache)

@@ -2,7 +2,8 @@
 
 Ingest never waits on the engine. `append` only queues the lines; one task loads the queue into
 the engine every `flush_interval` seconds or as soon as `flush_lines` are waiting, one INSERT per
-load. The queue holds at most `max_pending` lines: beyond that the oldest are dropped and counted
+load. The queue holds at most `max_pending` lines and `max_pending_bytes` (messages plus a fixed
+overhead per line): beyond that the oldest are dropped and counted
 (best effort, never back-pressure: Loggregator's rule). If the engine fails, the lines stay queued
 and the next load tries again; the bound still applies.
 
@@ -26,11 +27,13 @@ import numpy as np
 import pyarrow as pa
 
 from vigil.logs.model import LogLine
+from vigil.logs.ring import LINE_OVERHEAD, line_weight
 from vigil.storage.telemetry import TelemetryError, TelemetryStore
 
 log = logging.getLogger(__name__)
 
 _TIME = pa.timestamp("us", tz="UTC")
+_message = attrgetter("message")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,17 +64,20 @@ def lines_table(lines: Sequence[LogLine], seq0: int) -> pa.Table:
 
 class LogStore:
     def __init__(self, telemetry: TelemetryStore, *, retention: int, future_window: int, max_pending: int,
-                 flush_lines: int, flush_interval: float,
+                 flush_lines: int, flush_interval: float, max_pending_bytes: int = 256 * 1024 * 1024,
                  on_flush: Callable[[int, float], None] | None = None) -> None:
         self.telemetry = telemetry
         self.retention_us = retention * 1_000_000
         self.future_us = future_window * 1_000_000
         self.max_pending = max_pending
+        self.max_pending_bytes = max_pending_bytes
         self.flush_lines = flush_lines
         self.flush_interval = flush_interval
         self._on_flush = on_flush
         self._pending: deque[list[LogLine]] = deque()
+        self._weights: deque[int] = deque()  # each pending batch's weight (line_weight summed)
         self._pending_lines = 0
+        self._pending_bytes = 0
         self._seq = time.time_ns()  # ingest order; starts at the clock so it also grows across restarts
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
@@ -86,30 +92,44 @@ class LogStore:
     def pending(self) -> int:
         return self._pending_lines
 
+    @property
+    def pending_bytes(self) -> int:
+        return self._pending_bytes
+
     def append(self, lines: list[LogLine]) -> None:
         """Queue lines for history. Never blocks; drops the oldest queued lines when full."""
         if not lines:
             return
+        weight = sum(map(len, map(_message, lines))) + LINE_OVERHEAD * len(lines)
         self._pending.append(lines)
+        self._weights.append(weight)
         self._pending_lines += len(lines)
-        if self._pending_lines > self.max_pending:
+        self._pending_bytes += weight
+        if self._pending_lines > self.max_pending or self._pending_bytes > self.max_pending_bytes:
             self._shed()
         if self._pending_lines >= self.flush_lines:
             self._wake.set()
 
     def _shed(self) -> None:
-        over = self._pending_lines - self.max_pending
-        pending = self._pending
-        while over > 0:
-            first = pending[0]
-            if len(first) <= over:
+        pending, weights = self._pending, self._weights
+        while pending and (self._pending_lines > self.max_pending or self._pending_bytes > self.max_pending_bytes):
+            first, weight = pending[0], weights[0]
+            lines_over = self._pending_lines - self.max_pending
+            bytes_over = self._pending_bytes - self.max_pending_bytes
+            if lines_over >= len(first) or bytes_over >= weight:
                 pending.popleft()
-                cut = len(first)
-            else:
-                pending[0] = first[over:]
-                cut = over
-            over -= cut
+                weights.popleft()
+                cut, cut_weight = len(first), weight
+            else:  # cut just enough lines off the front of the oldest batch
+                cut = max(lines_over, 0)
+                cut_weight = sum(map(line_weight, first[:cut]))
+                while cut_weight < bytes_over:
+                    cut_weight += line_weight(first[cut])
+                    cut += 1
+                pending[0] = first[cut:]
+                weights[0] = weight - cut_weight
             self._pending_lines -= cut
+            self._pending_bytes -= cut_weight
             self.dropped += cut
 
     def start(self) -> None:
@@ -131,9 +151,12 @@ class LogStore:
             if not self._pending:
                 return
             batches = list(self._pending)
+            weight = sum(self._weights)
             self._pending.clear()
+            self._weights.clear()
             count = self._pending_lines
             self._pending_lines = 0
+            self._pending_bytes = 0
             lines = batches[0] if len(batches) == 1 else [x for b in batches for x in b]
             started = time.perf_counter()
             try:
@@ -143,8 +166,10 @@ class LogStore:
                 log.warning("log history INSERT of %d lines failed, will retry: %s", count, exc)
                 # Put them back in front of anything queued meanwhile; the bound still applies.
                 self._pending.appendleft(lines)
+                self._weights.appendleft(weight)
                 self._pending_lines += count
-                if self._pending_lines > self.max_pending:
+                self._pending_bytes += weight
+                if self._pending_lines > self.max_pending or self._pending_bytes > self.max_pending_bytes:
                     self._shed()
                 return
             if self._on_flush:

@@ -44,8 +44,9 @@ class Tail:
     """The newest lines, then live ones. Use `start()`, then `next()` until it returns None."""
 
     def __init__(self, pipeline: LogPipeline, apps: Sequence[str] | None, *, lines: int, follow: bool,
-                 capacity: int, linger: float = 0.0) -> None:
+                 capacity: int, max_bytes: int | None = None, linger: float = 0.0) -> None:
         self.pipeline = pipeline
+        self.max_bytes = max_bytes
         self.linger = linger
         self._last = 0.0
         self.apps = apps
@@ -58,7 +59,7 @@ class Tail:
 
     async def start(self) -> list[LogLine]:
         if self.follow:
-            self.sub = self.pipeline.subscribe(self.apps, self.capacity)
+            self.sub = self.pipeline.subscribe(self.apps, self.capacity, self.max_bytes)
         if self.apps is None or self.lines <= 0:
             return []
         try:

@@ -1,0 +1,65 @@
+"""What a drain writes, byte for byte, and how long it waits between attempts."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from vigil.drains.backoff import Backoff
+from vigil.drains.frames import SyslogFramer
+from vigil.logs.framing import octet_frame
+from vigil.logs.model import LogLine
+from vigil.logs.syslog import format_rfc5424
+
+TOKEN = "d.0b9b3c1e-8f2c-4d4e-9a0e-123456789abc"
+T = 1_700_000_000_123_456  # 2023-11-14T22:13:20.123456Z
+
+
+def test_octet_counted_frames_by_hand() -> None:
+    framer = SyslogFramer(TOKEN)
+    lines = [LogLine("web", "app", "web.1", "stdout", T, "", "GET / 200"),
+             LogLine("web", "app", "web.2", "stderr", T + 876_544, "", "boom\n"),
+             LogLine("web", "heroku router", "", "stdout", T - 123_456, "", "a\x00b")]
+    first = b"<14>1 2023-11-14T22:13:20.123456+00:00 " + TOKEN.encode() + b" app web.1 - - GET / 200\n"
+    second = b"<11>1 2023-11-14T22:13:21+00:00 " + TOKEN.encode() + b" app web.2 - - boom\n"
+    third = b"<14>1 2023-11-14T22:13:20+00:00 " + TOKEN.encode() + b" heroku-router - - - ab\n"
+    assert len(first) == 102 and len(second) == 90 and len(third) == 94
+    assert framer.octet_counted(lines) == b"102 " + first + b"90 " + second + b"94 " + third
+
+
+@pytest.mark.parametrize("line", [
+    LogLine("a", "app", "web.1", "stdout", T, "", "plain"),
+    LogLine("a", "", "", "stderr", T, "", ""),
+    LogLine("a", "APP/PROC/WEB", "0", "stdout", T + 1, "", "héllo ✓ \t tab"),
+    LogLine("a", "x" * 60, "y" * 200, "stdout", T, "", "long fields are cut"),
+    LogLine("a", "bad\u00e9src", "in st", "stderr", T, "", "ends with newline\n"),
+])
+def test_frames_are_exactly_format_rfc5424(line: LogLine) -> None:
+    framer = SyslogFramer(TOKEN)
+    assert framer.message(line) == format_rfc5424(line, hostname=TOKEN)
+    assert framer.octet_counted([line, line]) == octet_frame(format_rfc5424(line, hostname=TOKEN)) * 2
+
+
+def test_datagrams_are_cut_at_a_character_boundary() -> None:
+    framer = SyslogFramer(TOKEN)
+    line = LogLine("a", "app", "web.1", "stdout", T, "", "é" * 1000)
+    whole = framer.message(line)
+    assert framer.datagram(line, 65_507) == whole
+    cut = framer.datagram(line, 600)
+    assert len(cut) <= 600 and cut.endswith("é\n".encode()) and whole.startswith(cut[:-1])
+    cut.decode("utf-8")  # still valid UTF-8
+
+
+def test_backoff_doubles_up_to_its_cap_and_resets() -> None:
+    backoff = Backoff(0.5, 4.0, random.Random(1))
+    ceilings = []
+    for _ in range(6):
+        ceilings.append(backoff.ceiling())
+        wait = backoff.next()
+        assert ceilings[-1] / 2 <= wait <= ceilings[-1]
+    assert ceilings == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+    backoff.reset()
+    assert backoff.ceiling() == 0.5
+    with pytest.raises(ValueError):
+        Backoff(0, 1)
