@@ -230,8 +230,10 @@ class Ingestor:
         existing = await self.catalog.get_many([n for n in unknown if not check_metric_name(n)])
         specs: dict[str, NewMetric | str] = {}
         for m, err in zip(payload.measurements, early, strict=True):
+            if err is not None or m.name not in unknown:
+                continue
             key = metric_key(m.name)
-            if err is None and m.name in unknown and key not in existing and key not in specs:
+            if key not in existing and key not in specs:
                 specs[key] = self._new_metric(m, payload)
         if len(self._names) > 100_000:
             self._names.clear()
