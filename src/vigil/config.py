@@ -130,7 +130,8 @@ class Settings:
     drains_max: int = 1_000  # on the whole server
     drain_buffer_lines: int = 1_024  # per drain (Logplex's drain buffer); the oldest are dropped beyond it
     drain_buffer_bytes: int = 4 * 1024 * 1024  # per drain, likewise (a line weighs its message + 256)
-    drain_write_buffer_bytes: int = 256 * 1024  # per connection, beyond one buffer's worth being written
+    drain_write_buffer_bytes: int = 64 * 1024  # per connection (and its kernel send buffer), besides one batch
+    drain_linger: float = 0.05  # a busy syslog drain writes at most once per this many seconds (0: at once)
     drain_connect_timeout: float = 10.0
     drain_write_timeout: float = 30.0  # a write stuck this long (a receiver that never reads) drops the connection
     drain_backoff_min: float = 0.5  # first wait before reconnecting / retrying; doubled each time
@@ -141,6 +142,7 @@ class Settings:
     drain_http_linger: float = 0.25  # a batch waits at most this long to fill up
     drain_http_timeout: float = 30.0
     drain_http_attempts: int = 5  # sends of one batch before it is dropped
+    drain_http_response_bytes: int = 64 * 1024  # what is read of a receiver's answer (the rest is not)
     drain_udp_max_bytes: int = 8_192  # longer syslog+udp messages are cut
     drain_ca_file: str | None = None  # PEM certificates trusted by every TLS drain, besides the system's
     drain_ca_max_bytes: int = 64 * 1024  # a drain's own tls_ca
@@ -360,13 +362,13 @@ def _check_drains(s: Settings) -> None:
     for name in ("drains_per_app", "drains_max", "drain_buffer_lines", "drain_buffer_bytes",
                  "drain_write_buffer_bytes", "drain_connect_timeout", "drain_write_timeout", "drain_backoff_min",
                  "drain_notice_interval", "drain_refresh", "drain_http_batch_bytes", "drain_http_timeout",
-                 "drain_http_attempts", "drain_ca_max_bytes"):
+                 "drain_http_attempts", "drain_http_response_bytes", "drain_ca_max_bytes"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{name} must be positive")
     if s.drain_backoff_max < s.drain_backoff_min:
         raise ConfigError("drain_backoff_max must be at least drain_backoff_min")
-    if s.drain_http_linger < 0:
-        raise ConfigError("drain_http_linger must not be negative")
+    if s.drain_http_linger < 0 or s.drain_linger < 0:
+        raise ConfigError("drain_linger and drain_http_linger must not be negative")
     if not 480 <= s.drain_udp_max_bytes <= 65_507:
         raise ConfigError("drain_udp_max_bytes must be between 480 and 65507 (RFC 5426)")
     if s.drain_ca_file and not Path(s.drain_ca_file).is_file():

@@ -197,6 +197,7 @@ class HttpReceiver:
 
     requests: list[Received] = field(default_factory=list)
     answers: list[int | tuple[int, dict[str, str]]] = field(default_factory=list)
+    body: bytes = b"ok"  # the body of every answer
     port: int = 0
     server: uvicorn.Server | None = None
     task: asyncio.Task[None] | None = None
@@ -217,7 +218,7 @@ class HttpReceiver:
         status, extra = answer if isinstance(answer, tuple) else (answer, {})
         await send({"type": "http.response.start", "status": status,
                     "headers": [(k.encode(), v.encode()) for k, v in extra.items()]})
-        await send({"type": "http.response.body", "body": b"ok"})
+        await send({"type": "http.response.body", "body": self.body})
 
     async def start(self, cert: SelfSigned | None) -> HttpReceiver:
         config = uvicorn.Config(self, host="127.0.0.1", port=0, lifespan="off", log_level="warning",

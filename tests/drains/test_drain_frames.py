@@ -7,7 +7,7 @@ import random
 import pytest
 
 from vigil.drains.backoff import Backoff
-from vigil.drains.frames import SyslogFramer
+from vigil.drains.frames import FIELDS_CACHE_MAX, SyslogFramer
 from vigil.logs.framing import octet_frame
 from vigil.logs.model import LogLine
 from vigil.logs.syslog import format_rfc5424
@@ -39,6 +39,14 @@ def test_frames_are_exactly_format_rfc5424(line: LogLine) -> None:
     framer = SyslogFramer(TOKEN)
     assert framer.message(line) == format_rfc5424(line, hostname=TOKEN)
     assert framer.octet_counted([line, line]) == octet_frame(format_rfc5424(line, hostname=TOKEN)) * 2
+
+
+def test_the_header_cache_is_bounded() -> None:
+    framer = SyslogFramer(TOKEN)
+    lines = [LogLine("a", "app", f"web.{i}", "stdout", T, "", "m") for i in range(FIELDS_CACHE_MAX + 10)]
+    out = framer.octet_counted(lines)
+    assert len(framer._fields) <= FIELDS_CACHE_MAX
+    assert out == b"".join(octet_frame(format_rfc5424(line, hostname=TOKEN)) for line in lines)
 
 
 def test_datagrams_are_cut_at_a_character_boundary() -> None:

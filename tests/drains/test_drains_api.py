@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 
@@ -92,6 +93,14 @@ async def test_tls_options_are_accepted(vigil: Vigil, cert: SelfSigned) -> None:
     await add_drain(vigil.client, "https://localhost/in", tls_skip_verify=True)
     drains = await vigil.services.drains.list("app", "web")
     assert [(d.options.skip_verify, d.options.ca) for d in drains] == [(False, cert.pem), (True, None)]
+
+
+async def test_a_ca_over_its_limit_is_422(start_vigil: StartVigil, cert: SelfSigned) -> None:
+    vigil = await start_vigil(drain_ca_max_bytes=len(cert.pem) - 1)
+    r = await vigil.client.post("/apps/web/log-drains", json={"url": "syslog+tls://h:1", "tls_ca": cert.pem})
+    assert r.status_code == 422
+    assert r.json() == {"errors": {"params": {"tls_ca": [f"must be at most {len(cert.pem) - 1} bytes"]}}}
+    assert vigil.services.drains.workers == {}
 
 
 async def test_bad_bodies(vigil: Vigil) -> None:
@@ -199,3 +208,11 @@ async def test_credentials_never_shown_or_logged(start_vigil: StartVigil, refusi
     assert "POST failed" in caplog.text  # the failure was logged …
     for text in (caplog.text, listing, one, metrics, dup.text, repr(worker.drain)):
         assert secret not in text  # … without the password
+
+
+async def test_a_drain_created_during_a_resync_keeps_running(vigil: Vigil) -> None:
+    # The periodic re-read of the drains must not take a drain created meanwhile for a deleted one.
+    manager = vigil.services.drains
+    _, drain, _ = await asyncio.gather(manager.resync(), manager.create("app", "web", {"url": "syslog://a.example"}),
+                                       manager.resync())
+    assert manager.workers[drain.id].running

@@ -133,6 +133,16 @@ async def test_full_buffer_drops_oldest_and_says_so_in_the_apps_log(start_vigil:
         await sink.close()
 
 
+async def test_the_buffer_is_bounded_in_bytes_too(start_vigil: StartVigil, refusing: int) -> None:
+    # A line weighs its message plus 256 bytes: 1,256 here, so 3,000 bytes hold two of them.
+    vigil = await start_vigil(**{**FAST, "drain_buffer_bytes": 3_000, "drain_notice_interval": 30.0})
+    drain = await add_drain(vigil.client, f"syslog://127.0.0.1:{refusing}")
+    worker = vigil.services.drains.workers[drain["id"]]
+    await post_lines(vigil.client, [{"app": "web", "message": f"{i}" * 1000, "time": T} for i in range(5)])
+    assert (worker.pending, worker.dropped) == (2, 3)
+    assert [line.message[0] for line in await worker.next_lines(10, 0)] == ["3", "4"]
+
+
 async def test_a_site_drain_follows_the_sites_members(fast_vigil: Vigil, tcp_sink: TcpSink) -> None:
     client = fast_vigil.client
     assert (await client.put("/sites/www.example.com", json={"apps": ["web", "api"]})).status_code == 200

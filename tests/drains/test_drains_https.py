@@ -109,6 +109,17 @@ async def test_attempts_are_bounded(start_vigil: StartVigil, http_receiver: Http
     await eventually(lambda: worker.stats.delivered == 1)
 
 
+async def test_a_long_answer_is_not_read_to_its_end(start_vigil: StartVigil, http_receiver: HttpReceiver) -> None:
+    vigil = await start_vigil(**{**FAST, "drain_http_response_bytes": 1_000})
+    http_receiver.body = b"x" * 5_000_000
+    drain = await add_drain(vigil.client, f"http://127.0.0.1:{http_receiver.port}/in")
+    worker = vigil.services.drains.workers[drain["id"]]
+    for i in range(3):
+        await post_lines(vigil.client, [{"app": "web", "message": f"batch {i}", "time": T}])
+        await eventually(lambda i=i: worker.stats.delivered == i + 1)
+    assert len(http_receiver.requests) == 3 and worker.stats.retries == 0
+
+
 async def test_certificate_verification(fast_vigil: Vigil, https_receiver: HttpReceiver) -> None:
     client = fast_vigil.client
     untrusted = await add_drain(client, f"https://localhost:{https_receiver.port}/a", owner="/apps/a")

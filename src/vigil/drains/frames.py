@@ -20,7 +20,7 @@ from vigil.logs.model import STDERR, LogLine
 from vigil.logs.syslog import APP_NAME_MAX, HOSTNAME_MAX, PRI_STDERR, PRI_STDOUT, PROCID_MAX, header_field
 from vigil.logs.timefmt import format_rfc5424_time
 
-_FIELDS_CACHE_MAX = 4096
+FIELDS_CACHE_MAX = 4096  # distinct (stream, source, instance) headers remembered per drain
 
 
 class SyslogFramer:
@@ -40,7 +40,7 @@ class SyslogFramer:
             pri = PRI_STDERR if line.stream == STDERR else PRI_STDOUT
             parts = (f"<{pri}>1 ", f" {self.hostname} {header_field(line.source, APP_NAME_MAX)} "
                                    f"{header_field(line.instance, PROCID_MAX)} - - ")
-            if len(self._fields) >= _FIELDS_CACHE_MAX:
+            if len(self._fields) >= FIELDS_CACHE_MAX:
                 self._fields.clear()
             self._fields[key] = parts
         return parts
@@ -56,14 +56,27 @@ class SyslogFramer:
         return f"{head}{format_rfc5424_time(line.timestamp)}{fields}{msg}".encode()
 
     def octet_counted(self, lines: Sequence[LogLine]) -> bytes:
-        """The lines as one run of octet-counted frames: one TCP write."""
+        """The lines as one run of octet-counted frames: one TCP write.
+
+        Built as text and encoded once: for an ASCII frame (nearly all) the octet count is its length
+        in characters, so no line is encoded on its own."""
         out = []
         append = out.append
-        message = self.message
+        cache = self._fields
+        last_sec, prefix = -1, ""
         for line in lines:
-            frame = message(line)
-            append(b"%d %b" % (len(frame), frame))
-        return b"".join(out)
+            head_fields = cache.get((line.stream, line.source, line.instance))
+            head, fields = head_fields if head_fields is not None else self._parts(line)
+            sec, frac = divmod(line.timestamp, 1_000_000)
+            if sec != last_sec:
+                last_sec, prefix = sec, format_rfc5424_time(sec * 1_000_000)[:-6]
+            ts = f"{prefix}.{frac:06d}".rstrip("0") + "+00:00" if frac else prefix + "+00:00"
+            msg = line.message
+            if "\x00" in msg:
+                msg = msg.replace("\x00", "")
+            text = f"{head}{ts}{fields}{msg}" if msg.endswith("\n") else f"{head}{ts}{fields}{msg}\n"
+            append(f"{len(text) if text.isascii() else len(text.encode())} {text}")
+        return "".join(out).encode()
 
     def datagram(self, line: LogLine, max_bytes: int) -> bytes:
         """One UDP datagram: the message, cut (at a character boundary) to `max_bytes` with its LF kept."""

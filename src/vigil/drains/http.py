@@ -36,7 +36,6 @@ except importlib.metadata.PackageNotFoundError:  # running from a source tree
     _VERSION = "dev"
 # Logplex's is "Logplex/<version>"; receivers that check the product name still see Logplex.
 USER_AGENT = f"Logplex/vigil-{_VERSION}"
-RESPONSE_BODY_MAX = 64 * 1024  # what is read of a receiver's answer (then the connection is dropped)
 _LINE_ESTIMATE = 120  # frame bytes besides the message, to decide when a batch is full
 
 
@@ -112,8 +111,8 @@ class HttpWorker(DrainWorker):
             read = 0
             async for chunk in response.aiter_raw():
                 read += len(chunk)
-                if read > RESPONSE_BODY_MAX:
-                    break
+                if read > self.settings.drain_http_response_bytes:
+                    break  # enough: closing the unread response drops the connection
         finally:
             await response.aclose()
         return response.status_code, retry_after(response.headers.get("retry-after"))

@@ -97,9 +97,9 @@ class DrainManager:
 
     async def resync(self) -> None:
         """Make the running workers exactly the stored drains, with current site members."""
-        drains = await self.store.all()
-        members = await self._members(drains)
-        async with self._lock:
+        async with self._lock:  # read under the lock too: a drain created meanwhile must not look deleted
+            drains = await self.store.all()
+            members = await self._members(drains)
             stored = {d.id: d for d in drains}
             for drain_id in [i for i in self.workers if i not in stored]:
                 await self.workers.pop(drain_id).stop()

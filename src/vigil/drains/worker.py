@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import socket
 import ssl
 import time
 from collections.abc import Sequence
@@ -77,6 +78,7 @@ class DrainWorker:
         self._lost_since = 0
         self._last_notice = -math.inf
         self._warned = False
+        self._last_batch = -math.inf
         self._task: asyncio.Task[None] | None = None
 
     def _subscribe(self, apps: Sequence[str]) -> Subscription:
@@ -174,6 +176,24 @@ class DrainWorker:
             if sub.closed:
                 return None
             return []
+
+    async def next_batch(self) -> list[LogLine] | None:
+        """The next lines to write. A busy drain writes at most once per `drain_linger` seconds and
+        gathers what arrives meanwhile; an idle one writes a line at once. Without it every ingest read
+        wakes every drain of its apps for a line or two, and the wake-ups cost more than the lines."""
+        s = self.settings
+        lines = await self.next_lines(s.drain_buffer_lines)
+        if not lines or not s.drain_linger:
+            return lines
+        loop = asyncio.get_running_loop()
+        since = loop.time() - self._last_batch
+        if since < s.drain_linger and len(lines) < s.drain_buffer_lines:
+            await asyncio.sleep(s.drain_linger - since)
+            more = await self.next_lines(s.drain_buffer_lines - len(lines), 0)
+            if more:
+                lines += more
+        self._last_batch = loop.time()
+        return lines
 
     def _take_dropped(self, sub: Subscription) -> None:
         n, since = sub.take_dropped()
@@ -310,6 +330,12 @@ class SyslogWorker(DrainWorker):
                 _StreamProtocol, url.host, url.port, ssl=self._ssl,
                 server_hostname=url.host if self._ssl is not None else None)
         transport.set_write_buffer_limits(high=s.drain_write_buffer_bytes)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            # A fixed kernel send buffer: Linux would otherwise grow it to megabytes, which a receiver
+            # that never reads (or a slow one) would tie up, and the stall would come that much later.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, s.drain_write_buffer_bytes)
         self._conn = proto
 
     async def disconnect(self) -> None:
@@ -335,7 +361,7 @@ class SyslogWorker(DrainWorker):
                     if self._carry:
                         lines, self._carry = self._carry, []
                     else:
-                        got = await self.next_lines(s.drain_buffer_lines)
+                        got = await self.next_batch()
                         if got is None:
                             return
                         lines = got
@@ -416,7 +442,7 @@ class UdpWorker(DrainWorker):
         assert protocol is not None
         transport.set_write_buffer_limits(high=s.drain_write_buffer_bytes)
         while True:
-            lines = await self.next_lines(s.drain_buffer_lines)
+            lines = await self.next_batch()
             if lines is None:
                 return
             sent = 0
