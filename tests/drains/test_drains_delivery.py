@@ -244,6 +244,19 @@ async def test_drains_are_stored_and_pick_up_after_a_restart(start_vigil: StartV
     assert tcp_sink.frames()[1] == unframed(drain["token"], "<14>1 2023-11-14T22:13:21+00:00 app - - - after\n")
 
 
+async def test_at_shutdown_a_connected_drain_delivers_what_it_holds(start_vigil: StartVigil,
+                                                                    tcp_sink: TcpSink) -> None:
+    vigil = await start_vigil(**{**FAST, "drain_linger": 30.0})  # lines wait in the drain …
+    await add_drain(vigil.client, f"syslog://127.0.0.1:{tcp_sink.port}")
+    await post_lines(vigil.client, [{"app": "web", "message": "first", "time": T}])
+    await eventually(lambda: len(tcp_sink.frames()) == 1)  # (an idle drain writes at once)
+    await post_lines(vigil.client, [{"app": "web", "message": f"held {i}", "time": T} for i in range(3)])
+    await asyncio.sleep(0.1)
+    assert len(tcp_sink.frames()) == 1
+    await vigil.services.drains.close()  # … until the server stops
+    assert [msg(f) for f in tcp_sink.frames()] == [b"first\n", b"held 0\n", b"held 1\n", b"held 2\n"]
+
+
 @pytest.mark.parametrize("gone", ["deleted", "closed"])
 async def test_a_stopped_drain_holds_nothing(fast_vigil: Vigil, blackhole: int, gone: str) -> None:
     drain = await add_drain(fast_vigil.client, f"syslog://127.0.0.1:{blackhole}")

@@ -28,6 +28,8 @@ from vigil.storage.metadata import MetadataDB
 
 log = logging.getLogger(__name__)
 
+SHUTDOWN_GRACE = 2.0  # seconds a connected drain has at shutdown to deliver its buffer
+
 
 def make_worker(drain: Drain, apps: list[str], pipeline: LogPipeline, settings: Settings) -> DrainWorker:
     scheme = drain.url.scheme
@@ -65,6 +67,8 @@ class DrainManager:
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
         workers, self.workers = list(self.workers.values()), {}
+        # Connected drains get a moment to deliver what they hold; dead ones are not waited for.
+        await asyncio.gather(*(w.finish(SHUTDOWN_GRACE) for w in workers))
         await asyncio.gather(*(w.stop() for w in workers))
 
     async def _tick(self) -> None:

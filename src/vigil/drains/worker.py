@@ -79,6 +79,7 @@ class DrainWorker:
         self._last_notice = -math.inf
         self._warned = False
         self._last_batch = -math.inf
+        self._closing = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     def _subscribe(self, apps: Sequence[str]) -> Subscription:
@@ -104,6 +105,15 @@ class DrainWorker:
     @property
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
+
+    async def finish(self, grace: float) -> None:
+        """Take no new lines; deliver what is buffered, for up to `grace` seconds (shutdown)."""
+        self._closing.set()
+        self.sub.close()  # a closed subscription still hands out what it holds, then ends the task
+        if self._old is not None:
+            self._old.close()
+        if self._task is not None and self.stats.connected:
+            await asyncio.wait([self._task], timeout=grace)
 
     async def _run_logged(self) -> None:
         try:
@@ -188,7 +198,8 @@ class DrainWorker:
         loop = asyncio.get_running_loop()
         since = loop.time() - self._last_batch
         if since < s.drain_linger and len(lines) < s.drain_buffer_lines:
-            await asyncio.sleep(s.drain_linger - since)
+            with contextlib.suppress(TimeoutError):  # cut short at shutdown
+                await asyncio.wait_for(self._closing.wait(), s.drain_linger - since)
             more = await self.next_lines(s.drain_buffer_lines - len(lines), 0)
             if more:
                 lines += more
