@@ -38,6 +38,7 @@ class Settings:
     max_pending_rows: int = 2_000_000
     max_pending_wait: float = 30.0  # how long a request waits for room before it gets a 503
     series_cache_limit: int = 2_000_000
+    series_index_limit: int = 1_000_000  # series held in memory for tag filters (docs/architecture.md)
 
     # Queries.
     rollup_interval: float = 30.0
@@ -387,7 +388,7 @@ def _check(s: Settings) -> None:
     for name in ("raw_retention", "rollup_1m_retention", "rollup_1h_retention", "max_body_bytes",
                  "flush_rows", "flush_interval", "max_pending_rows", "rate_limit_std", "rate_limit_agg",
                  "rate_limit_window", "max_measurements_per_request", "max_query_series", "max_query_points",
-                 "rollup_interval", "max_charts_per_space",
+                 "series_index_limit", "rollup_interval", "max_charts_per_space",
                  "max_streams_per_chart", "chart_data_max_series", "chart_data_max_points", "annotation_max_events",
                  "snapshot_width", "snapshot_height", "snapshot_max_side", "snapshot_max_pending", "snapshot_keep"):
         if getattr(s, name) <= 0:

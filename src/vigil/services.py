@@ -29,9 +29,10 @@ from vigil.logs.service import LogService
 from vigil.metrics.catalog import MetricCatalog
 from vigil.metrics.composer import Composer
 from vigil.metrics.composite import Limits
-from vigil.metrics.ingest import Ingestor
+from vigil.metrics.ingest import Ingestor, SampleBatch
 from vigil.metrics.query import MeasurementReader
 from vigil.metrics.rollup import Rollups
+from vigil.metrics.series_index import SeriesIndex
 from vigil.metrics.tiers import Tier
 from vigil.metrics.writer import SCHEMAS, SampleWriter
 from vigil.prom.service import PromService
@@ -76,7 +77,8 @@ class Services:
                                    max_pending_rows=settings.max_pending_rows,
                                    wait_timeout=settings.max_pending_wait,
                                    on_flush=self._flushed, on_failure=self._write_failed)
-        self.ingestor = Ingestor(self.catalog, self.writer.write, past_window=settings.accepted_past,
+        self.series_index = SeriesIndex(self.telemetry, settings.series_index_limit)
+        self.ingestor = Ingestor(self.catalog, self._write_samples, past_window=settings.accepted_past,
                                  future_window=settings.future_window,
                                  max_measurements=settings.max_measurements_per_request,
                                  series_cache_limit=settings.series_cache_limit)
@@ -87,7 +89,7 @@ class Services:
                     Tier(60, "rollup_60", settings.rollup_1m_retention),
                     Tier(1, "samples", settings.raw_retention)],
             watermark=self._rollup_watermark,
-            max_series=settings.max_query_series, max_points=settings.max_query_points)
+            max_series=settings.max_query_series, max_points=settings.max_query_points, index=self.series_index)
         self.composer = Composer(self.reader, self.catalog,
                                  Limits(max_series=settings.max_query_series, max_points=settings.max_query_points))
         self.reader.composites = self.composer.read_persisted
@@ -122,6 +124,11 @@ class Services:
         self.self_metrics.registry.register(LogCollector(self.logs, self.log_listeners.stats))
         self.self_metrics.registry.register(DrainCollector(self.drains))
         self.admin_token: str | None = None
+
+    async def _write_samples(self, batch: SampleBatch) -> None:
+        await self.writer.write(batch)
+        # Before the 202: a read the client starts after it finds the new series in the index.
+        self.series_index.announce(batch.new_series)
 
     def _rollup_watermark(self, metric: str) -> int:
         pending = self.rollups.oldest_pending(metric)

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from tests.conftest import Vigil
+from vigil.metrics.tagfilter import And
 
 NOW = int(time.time())
 T0 = NOW - NOW % 3600 - 7200  # two hours ago, on an hour boundary (so 60 and 120 s buckets align)
@@ -258,3 +259,56 @@ async def test_resolution_unavailable_beyond_raw_retention(start_vigil) -> None:
     assert "resolution is unavailable" in r.json()["errors"]["request"][0]
     r = await vigil.client.get("/v1/measurements/disk", params={"start_time": NOW - 7200, "resolution": 60})
     assert r.status_code == 200
+
+
+async def pages(vigil: Vigil, metric: str, **params: object) -> list[list[str]]:
+    """The hosts of each page, following next links."""
+    body = await query(vigil, metric, **params)
+    out = [hosts(body)]
+    while links := [link["href"] for link in body["links"] if link["rel"] == "next"]:
+        r = await vigil.client.get(links[0])
+        assert r.status_code == 200, r.text
+        body = r.json()
+        out.append(hosts(body))
+    return out
+
+
+async def test_pages_hold_only_streams_with_points_in_the_window(vigil: Vigil) -> None:
+    # 150 hosts report in the window; 60 more (interleaved in tag order) only before it.
+    await vigil.post_measurements({"measurements": [
+        {"name": "gaps", "value": i, "time": T0 if i % 4 else T0 - 600, "tags": {"host": f"h{i:03d}"}}
+        for i in range(200)]})
+    active = [f"h{i:03d}" for i in range(200) if i % 4]
+    assert await pages(vigil, "gaps") == [active[:100], active[100:]]
+    # Fewer candidates than a page: the streams without points are simply absent.
+    assert await pages(vigil, "gaps", **{"tags[host]": "h00*"}) == [["h001", "h002", "h003", "h005", "h006",
+                                                                     "h007", "h009"]]
+
+
+async def test_series_too_many_for_the_index_are_filtered_by_the_engine(start_vigil) -> None:
+    # The limit is reached: the metric is not held in memory, and the answers are the same.
+    small = await start_vigil(series_index_limit=3)
+    await small.post_measurements({"measurements": [
+        {"name": "big", "value": i, "time": T0, "tags": {"host": f"h{i}", "odd": str(i % 2)}} for i in range(8)]})
+    body = await query(small, "big", **{"tags[odd]": "1"})
+    assert hosts(body) == ["h1", "h3", "h5", "h7"]
+    assert await small.services.series_index.select("big", And(())) is None
+    assert small.services.series_index.held == 0
+    grouped = await query(small, "big", group_by="odd", group_by_function="sum")
+    assert values(grouped) == {"odd=0": [12.0], "odd=1": [16.0]}
+
+
+async def test_series_index_evicts_least_recently_used_metrics(start_vigil) -> None:
+    vigil = await start_vigil(series_index_limit=5)
+    for metric in ("first", "second"):
+        await vigil.post_measurements({"measurements": [
+            {"name": metric, "value": i, "time": T0, "tags": {"host": f"h{i}"}} for i in range(3)]})
+        assert hosts(await query(vigil, metric)) == ["h0", "h1", "h2"]
+    index = vigil.services.series_index
+    assert index.held == 3 and list(index._metrics) == ["second"]
+    # New series of a held metric are announced by the ingest path before its 202.
+    await vigil.post_measurements({"measurements": [{"name": "second", "value": 9, "time": T0, "tags": {"host": "h9"}}]})
+    assert index.held == 4
+    assert hosts(await query(vigil, "second")) == ["h0", "h1", "h2", "h9"]
+    assert hosts(await query(vigil, "first")) == ["h0", "h1", "h2"]
+    assert index.held == 3 and list(index._metrics) == ["first"]

@@ -13,7 +13,7 @@ from vigil.errors import param_error
 from vigil.metrics import composite, tags_search
 from vigil.metrics.catalog import Metric, MetricCatalog
 from vigil.metrics.query import MeasurementQuery, MeasurementReader, TimeWindow, time_window
-from vigil.metrics.tagfilter import EVERYTHING, And, TagFilter, from_tags_param
+from vigil.metrics.tagfilter import EVERYTHING, And, Has, TagFilter, from_tags_param
 
 FUNCTIONS = ("mean", "sum", "min", "max", "count")
 
@@ -37,25 +37,46 @@ class StoreSource:
         self.max_series = max_series
         self.metrics: dict[str, Metric] = {}
 
-    async def fetch(self, metric: str, tags: dict[str, list[str]], function: str, start: int, end: int,
-                    resolution: int) -> list[composite.Series]:
+    async def _metrics(self, metric: str) -> list[Metric]:
+        if "*" in metric:
+            return [m for m in await self.catalog.select(pattern=metric) if m.type != "composite"]
+        found = await self.catalog.get(metric)
+        return [found] if found is not None and found.type != "composite" else []
+
+    def _query(self, tags: dict[str, list[str]], function: str, start: int, end: int, resolution: int,
+               how: str | None = None, by: tuple[str, ...] = ()) -> MeasurementQuery:
         if function not in FUNCTIONS:
             raise param_error("compose", f"series function must be one of {', '.join(FUNCTIONS)}")
-        if "*" in metric:
-            metrics = [m for m in await self.catalog.select(pattern=metric) if m.type != "composite"]
-        else:
-            found = await self.catalog.get(metric)
-            metrics = [found] if found is not None and found.type != "composite" else []
         tag_filter = from_tags_param({k: v for k, v in tags.items()} if tags else None)
         if self.extra is not EVERYTHING:
             tag_filter = And((tag_filter, self.extra))
+        if by:
+            tag_filter = And((tag_filter, *(Has(k) for k in by)))
         window = TimeWindow(start - start % resolution, max(start, end - 1), resolution)
+        return MeasurementQuery(window, tag_filter, function, by if how else None, how)
+
+    async def fetch(self, metric: str, tags: dict[str, list[str]], function: str, start: int, end: int,
+                    resolution: int) -> list[composite.Series]:
+        query = self._query(tags, function, start, end, resolution)
         out: list[composite.Series] = []
-        for m in sorted(metrics, key=lambda m: m.key):
+        for m in sorted(await self._metrics(metric), key=lambda m: m.key):
             self.metrics[m.name] = m
-            page = await self.reader.page(m, MeasurementQuery(window, tag_filter, function), self.max_series)
+            page = await self.reader.page(m, query, self.max_series)
             out += [composite.Series(m.name, s.tags, s.times, s.values, m.period) for s in page.streams]
         return out
+
+    async def fetch_combined(self, metric: str, tags: dict[str, list[str]], function: str, how: str,
+                             by: tuple[str, ...], start: int, end: int,
+                             resolution: int) -> tuple[list[composite.Series], int]:
+        query = self._query(tags, function, start, end, resolution, how, by)
+        out: list[composite.Series] = []
+        inputs = 0
+        for m in await self._metrics(metric):
+            self.metrics[m.name] = m
+            page = await self.reader.page(m, query, self.max_series, shared_tags=True)
+            out += [composite.Series(m.name, s.tags, s.times, s.values, m.period) for s in page.streams]
+            inputs += page.inputs
+        return out, inputs
 
 
 class Composer:

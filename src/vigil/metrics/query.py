@@ -8,6 +8,7 @@ group_by function across the series of each group.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import time
@@ -21,6 +22,7 @@ import orjson
 from vigil.errors import NotFound, ParamsError, RequestError, param_error
 from vigil.metrics import samples, tags_search, tiers
 from vigil.metrics.catalog import Metric, MetricCatalog
+from vigil.metrics.series_index import Selection, SeriesIndex
 from vigil.metrics.tagfilter import And, Has, TagFilter, from_tags_param
 from vigil.storage.telemetry import TelemetryStore
 
@@ -173,6 +175,7 @@ class Page:
     resolution: int
     next_offset: int | None
     window: TimeWindow
+    inputs: int = 0  # series read for these streams
 
 
 def _bucket_values(columns: dict[str, np.ndarray], function: str) -> np.ndarray:
@@ -201,13 +204,31 @@ def _combine(function: str, members: list[Stream]) -> Stream:
     return Stream({}, unique, out)
 
 
+def _shared(members: list[dict[str, str]]) -> dict[str, str]:
+    """The tag pairs every member has."""
+    common = set(members[0].items()).intersection(*(m.items() for m in members[1:]))
+    return dict(sorted(common))
+
+
 def _sort_key(tags: dict[str, str]) -> list[tuple[str, str]]:
     return sorted(tags.items())
 
 
+# Past this many candidates, asking the engine which series have points does not name them.
+_NAMED_LIMIT = 5_000
+
+
+_Group = tuple[dict[str, str], np.ndarray]  # (tags shown, member series ids)
+
+
+def _kept(selection: Selection, keep: np.ndarray) -> Selection:
+    return Selection(selection.ids[keep], [t for t, k in zip(selection.tags, keep.tolist(), strict=True) if k], False)
+
+
 class MeasurementReader:
     def __init__(self, store: TelemetryStore, catalog: MetricCatalog, sync: Callable[[], Awaitable[None]], *,
-                 tiers_: list[tiers.Tier], watermark: Callable[[str], int], max_series: int, max_points: int) -> None:
+                 tiers_: list[tiers.Tier], watermark: Callable[[str], int], max_series: int, max_points: int,
+                 index: SeriesIndex | None = None) -> None:
         self.store = store
         self.catalog = catalog
         self.sync = sync  # waits until every acknowledged write is readable
@@ -215,6 +236,7 @@ class MeasurementReader:
         self.watermark = watermark
         self.max_series = max_series
         self.max_points = max_points
+        self.index = index or SeriesIndex(store)
         # Reads a composite metric (set by whoever owns the composer, which is built on this reader).
         self.composites: Callable[[Metric, dict[str, Any]], Awaitable[dict[str, Any]]] | None = None
 
@@ -244,58 +266,143 @@ class MeasurementReader:
         cursor = encode_cursor(page.next_offset, page.window) if page.next_offset is not None else None
         return {"series": series, "resolution": page.resolution, "name": metric.name}, cursor
 
-    async def page(self, metric: Metric, query: MeasurementQuery, page_size: int = PAGE_SIZE) -> Page:
+    async def page(self, metric: Metric, query: MeasurementQuery, page_size: int = PAGE_SIZE, *,
+                   shared_tags: bool = False) -> Page:
+        """One page of the query's streams. A group's stream shows its group_by tags, or with `shared_tags`
+        every tag its member series share (what a composite aggregate keeps)."""
         window = query.window
         await self.sync()
         sources = tiers.plan(self.tiers, window.start, window.end, window.resolution, int(time.time()),
                              self.watermark(metric.key))
-        active = await samples.matching_series(self.store, metric.key, query.tag_filter, sources, self.max_series)
-        if len(active) > self.max_series:
-            raise RequestError(f"The query matches more than {self.max_series} streams; narrow it with tags")
-        groups = self._groups(query, active)
+        selection, groups, checked = await self._streams(metric, query, sources, page_size, shared_tags)
         end = query.offset + page_size
         chosen = groups[query.offset:end]
         next_offset = end if end < len(groups) else None
-        sids = sorted({sid for _, members in chosen for sid in members})
-        per_series = await self._series_values(metric, query, sources, sids)
-        streams = []
-        for tags, members in chosen:
-            present = [per_series[sid] for sid in members if sid in per_series]
-            if not present:
-                continue
-            if query.group_by is None:
-                stream = present[0]
-                stream.tags = tags
+        if query.group_by is None:
+            streams = await self._series_streams(metric, query, sources, chosen)
+        elif query.summary == "derivative":
+            streams = await self._combined_derivatives(metric, query, sources, chosen)
+        else:
+            everything = selection.everything and len(chosen) == len(groups)
+            reading = self._group_streams(metric, query, sources, chosen, everything)
+            if shared_tags and not checked:
+                # Only members with points count towards the shared tags: ask the engine meanwhile.
+                streams, active = await asyncio.gather(reading, self._active(metric, sources, selection))
+                self._retag(query, streams, active)
             else:
-                stream = _combine(query.group_function or "sum", present)
-                stream.tags = tags
-            streams.append(stream)
-        return Page(streams, window.resolution, next_offset, window)
+                streams = await reading
+        return Page(streams, window.resolution, next_offset, window, sum(len(m) for _, m in chosen))
+
+    async def _streams(self, metric: Metric, query: MeasurementQuery, sources: list[samples.Source],
+                       page_size: int, shared_tags: bool) -> tuple[Selection, list[_Group], bool]:
+        """The query's output streams in order, each (tags shown, member series ids): every series passing
+        the filter that has a point in the sources — or, when they all fit on one page, that may have
+        one (a series without points just yields no stream, so the engine need not be asked)."""
+        selection = await self.index.select(metric.key, query.tag_filter)
+        if selection is None:  # a metric too large to hold in memory: the engine filters
+            found = await samples.matching_series(self.store, metric.key, query.tag_filter, sources, self.max_series)
+            ordered = sorted(found.items(), key=lambda kv: _sort_key(kv[1]))
+            selection = Selection(np.array([sid for sid, _ in ordered], dtype=np.uint64),
+                                  [tags for _, tags in ordered], False)
+            checked = True
+        else:
+            checked = False
+        groups = self._groups(query, selection, shared_tags)
+        if not checked and (len(groups) > page_size or query.offset or len(selection.ids) > self.max_series):
+            selection = await self._active(metric, sources, selection)
+            groups = self._groups(query, selection, shared_tags)
+            checked = True
+        if len(selection.ids) > self.max_series:
+            raise RequestError(f"The query matches more than {self.max_series} streams; narrow it with tags")
+        return selection, groups, checked
+
+    async def _active(self, metric: Metric, sources: list[samples.Source], selection: Selection) -> Selection:
+        """The selected series that have a point in the sources."""
+        named = not selection.everything and len(selection.ids) <= _NAMED_LIMIT
+        active = await samples.active_series(self.store, metric.key, sources, selection.ids if named else None)
+        return _kept(selection, np.isin(selection.ids, active))
+
+    def _retag(self, query: MeasurementQuery, streams: list[Stream], active: Selection) -> None:
+        keys = query.group_by or ()
+        shared = {tuple(tags[k] for k in keys): tags for tags, _ in self._groups(query, active, True)}
+        for stream in streams:
+            # A point written between the two reads may leave a group out of `active`: keep its tags then.
+            stream.tags = shared.get(tuple(stream.tags[k] for k in keys), stream.tags)
 
     @staticmethod
-    def _groups(query: MeasurementQuery, series: dict[int, dict[str, str]]) -> list[tuple[dict[str, str], list[int]]]:
-        """Output streams in order: (tags shown, member series)."""
+    def _groups(query: MeasurementQuery, selection: Selection, shared_tags: bool = False) -> list[_Group]:
+        """Output streams in order: (tags shown, member series). The selection is in tag order already."""
         if query.group_by is None:
-            return [(dict(sorted(tags.items())), [sid]) for sid, tags in sorted(series.items(),
-                                                                                key=lambda kv: _sort_key(kv[1]))]
+            return [(dict(sorted(tags.items())), selection.ids[i:i + 1]) for i, tags in enumerate(selection.tags)]
+        keys = query.group_by
         grouped: dict[tuple[str, ...], list[int]] = {}
-        for sid, tags in series.items():
-            grouped.setdefault(tuple(tags[k] for k in query.group_by), []).append(sid)
-        ordered = sorted(grouped.items(), key=lambda kv: list(zip(query.group_by or (), kv[0], strict=True)))
-        return [(dict(sorted(zip(query.group_by, key, strict=True))), sorted(members)) for key, members in ordered]
+        for row, tags in enumerate(selection.tags):
+            grouped.setdefault(tuple(tags[k] for k in keys), []).append(row)
+        if shared_tags:
+            return [(_shared([selection.tags[r] for r in rows]), selection.ids[rows])
+                    for _, rows in sorted(grouped.items())]
+        return [(dict(sorted(zip(keys, key, strict=True))), selection.ids[rows])
+                for key, rows in sorted(grouped.items())]
+
+    async def _series_streams(self, metric: Metric, query: MeasurementQuery, sources: list[samples.Source],
+                              chosen: list[_Group]) -> list[Stream]:
+        ids = np.concatenate([members for _, members in chosen]) if chosen else np.array([], dtype=np.uint64)
+        per_series = await self._series_values(metric, query, sources, ids)
+        streams = []
+        for tags, members in chosen:
+            stream = per_series.get(int(members[0]))
+            if stream is not None:
+                stream.tags = tags
+                streams.append(stream)
+        return streams
+
+    async def _combined_derivatives(self, metric: Metric, query: MeasurementQuery, sources: list[samples.Source],
+                                    chosen: list[_Group]) -> list[Stream]:
+        ids = np.concatenate([members for _, members in chosen]) if chosen else np.array([], dtype=np.uint64)
+        per_series = await self._derivatives(metric, query, sources, ids)
+        streams = []
+        for tags, members in chosen:
+            present = [per_series[sid] for sid in members.tolist() if sid in per_series]
+            if present:
+                stream = _combine(query.group_function or "sum", present)
+                stream.tags = tags
+                streams.append(stream)
+        return streams
+
+    async def _group_streams(self, metric: Metric, query: MeasurementQuery, sources: list[samples.Source],
+                             chosen: list[_Group], everything: bool) -> list[Stream]:
+        """Grouped streams, combined by the engine."""
+        if not chosen:
+            return []
+        ids, groups = None, None  # one group of every series: nothing to name
+        if len(chosen) > 1 or not everything:
+            ids = np.concatenate([members for _, members in chosen])
+            if len(chosen) > 1:
+                groups = np.repeat(np.arange(len(chosen), dtype=np.uint32), [len(m) for _, m in chosen])
+        table = await samples.read_grouped(self.store, metric.key, sources, ids, groups, query.window.resolution,
+                                           query.summary, query.group_function or "sum", self.max_points)
+        self._check_points(table.num_rows)
+        g = table.column("g").to_numpy()
+        times = table.column("t").to_numpy().astype(np.int64)
+        values = table.column("value").to_numpy().astype(np.float64)
+        return [Stream(chosen[index][0], times[lo:hi], values[lo:hi]) for index, lo, hi in _runs(g)]
+
+    def _check_points(self, rows: int) -> None:
+        if rows > self.max_points:
+            raise RequestError(f"The query returns more than {self.max_points} points; "
+                               "use a coarser resolution, a shorter interval or a narrower tag filter")
 
     async def _series_values(self, metric: Metric, query: MeasurementQuery, sources: list[samples.Source],
-                             sids: list[int]) -> dict[int, Stream]:
+                             sids: np.ndarray) -> dict[int, Stream]:
         if query.summary == "derivative":
             return await self._derivatives(metric, query, sources, sids)
         table = await samples.read_buckets(self.store, metric.key, sources, sids, query.window.resolution,
-                                           self.max_points)
-        if table.num_rows > self.max_points:
-            raise RequestError(f"The query returns more than {self.max_points} points; "
-                               "use a coarser resolution, a shorter interval or a narrower tag filter")
+                                           self.max_points, samples.needed_fields(query.summary))
+        self._check_points(table.num_rows)
         ids = table.column("series_id").to_numpy()
         times = table.column("t").to_numpy().astype(np.int64)
-        columns = {c: table.column(c).to_numpy(zero_copy_only=False) for c in ALL_FIELDS} if ids.size else {}
+        fields = samples.needed_fields(query.summary)
+        columns = {c: table.column(c).to_numpy(zero_copy_only=False) for c in fields} if ids.size else {}
         default = _FROM_ATTRIBUTE.get(metric.summarize_function, "mean")
         values = _bucket_values(columns, default if query.summary == "all" else query.summary) if ids.size else ids
         out: dict[int, Stream] = {}
@@ -307,7 +414,7 @@ class MeasurementReader:
         return out
 
     async def _derivatives(self, metric: Metric, query: MeasurementQuery, sources: list[samples.Source],
-                           sids: list[int]) -> dict[int, Stream]:
+                           sids: np.ndarray) -> dict[int, Stream]:
         """Per-step differences of consecutive points' `last` values (a drop is a counter reset: 0),
         summed into each resolution bucket. The first point of the window has no predecessor."""
         table = await samples.read_points(self.store, metric.key, sources, sids, self.max_points)

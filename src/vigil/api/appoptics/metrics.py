@@ -100,6 +100,7 @@ async def _delete(svc: Services, metrics: list[Metric]) -> None:
     await samples.delete_metrics(svc.telemetry, [m.key for m in metrics])
     await svc.catalog.delete(metrics)
     svc.ingestor.forget_series()
+    svc.series_index.forget(m.key for m in metrics)
 
 
 @endpoint(Access.MANAGE, "DELETE /v1/metrics/:name")

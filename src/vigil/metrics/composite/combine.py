@@ -33,6 +33,16 @@ def aggregate(how: str, series: Sequence[Series]) -> list[Series]:
     return [Series(first.metric, common_tags(series), times, values, _period(series), first.timeshift)]
 
 
+def aggregate_groups(how: str, series: Sequence[Series], by: tuple[str, ...]) -> list[Series]:
+    """`aggregate` per group of the `by` tags' values (streams lacking one are left out), groups in order."""
+    groups: dict[tuple[str, ...], list[Series]] = {}
+    for s in series:
+        key = tuple(s.tags.get(t) for t in by)
+        if None not in key:
+            groups.setdefault(key, []).append(s)  # type: ignore[arg-type]
+    return [out for key in sorted(groups) for out in aggregate(how, groups[key])]
+
+
 def _apply(op: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if op == "divide":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Iterator, Sequence
 
 from . import combine, ranking, transforms
 from .errors import CompositeError
@@ -114,13 +114,17 @@ class _Evaluator:
 
     async def prefetch(self, expr: Expr) -> None:
         """Start every fetch that is known up front at once, so their latencies overlap."""
-        await asyncio.gather(*(self.loader.load(leaf, window) for leaf, window in self._known(expr, self.window)))
+        await asyncio.gather(*self._known(expr, self.window))
 
-    def _known(self, expr: Expr, window: Window) -> Iterator[tuple[SeriesExpr, Window]]:
+    def _known(self, expr: Expr, window: Window) -> Iterator[Awaitable[list[Series]]]:
+        combined = self._combinable(expr)
+        if combined is not None:
+            yield self.loader.load_combined(*combined, window)
+            return
         match expr:
             case SeriesExpr():
                 if not expr.has_placeholder:
-                    yield expr, window
+                    yield self.loader.load(expr, window)
             case MapExpr():
                 return  # what it reads depends on what it discovers
             case TimeShift():
@@ -130,12 +134,28 @@ class _Evaluator:
                 for child in children(expr):
                     yield from self._known(child, window)
 
+    def _combinable(self, expr: Expr) -> tuple[SeriesExpr, str, tuple[str, ...]] | None:
+        """An aggregate of one series() leaf, alone or as the whole of a group_by(): the loader can have
+        the source compute it, so the leaf's streams never travel."""
+        match expr:
+            case Aggregate(name=how, input=SeriesExpr() as leaf):
+                by: tuple[str, ...] = ()
+            case GroupBy(tags=by, inner=Aggregate(name=how, input=SeriesExpr() as leaf)) if leaf.group:
+                pass
+            case _:
+                return None
+        leaf = self._resolve(leaf)
+        return (leaf, how, by) if self.loader.can_combine(leaf) else None
+
     async def run(self, expr: Expr) -> list[Series]:
         result = await self._eval(expr)
         self.budget.check_result(_name(expr), result)
         return result
 
     async def _eval(self, expr: Expr) -> list[Series]:
+        combined = self._combinable(expr)
+        if combined is not None:
+            return await self.loader.load_combined(*combined, self.window)
         match expr:
             case SeriesExpr():
                 return await self.loader.load(self._resolve(expr), self.window)

@@ -29,8 +29,11 @@ class Budget:
         self.fetched_points = 0
 
     def charge_fetch(self, metric: str, series: Sequence[Series]) -> None:
-        self.fetched_series += len(series)
-        self.fetched_points += sum(len(s.times) for s in series)
+        self.charge(metric, len(series), sum(len(s.times) for s in series))
+
+    def charge(self, metric: str, n_series: int, n_points: int) -> None:
+        self.fetched_series += n_series
+        self.fetched_points += n_points
         if self.fetched_series > self.limits.max_series:
             raise CompositeError(
                 f"composite reads too many series: {self.fetched_series} fetched so far "

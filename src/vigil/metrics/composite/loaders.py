@@ -10,9 +10,10 @@ from typing import Protocol
 import numpy as np
 
 from .align import union_reduce
+from .combine import aggregate_groups
 from .expr import SeriesExpr
 from .limits import Budget
-from .types import Series, SeriesSource
+from .types import CombiningSource, Series, SeriesSource
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,17 @@ def _aligned(times: np.ndarray, values: np.ndarray, step: int, function: str) ->
 class Loader(Protocol):
     async def load(self, leaf: SeriesExpr, window: Window) -> list[Series]: ...
 
+    def can_combine(self, leaf: SeriesExpr) -> bool:
+        """Whether `load_combined` may serve an aggregate of this leaf."""
+        ...
+
+    async def load_combined(self, leaf: SeriesExpr, how: str, by: tuple[str, ...], window: Window) -> list[Series]:
+        """`how` of the leaf's streams per group of the `by` tags, aggregated by the source."""
+        ...
+
 
 _Key = tuple[str, tuple[tuple[str, tuple[str, ...]], ...], str, int, int, int]
+_CombinedKey = tuple[_Key, str, tuple[str, ...]]
 
 
 class SourceLoader:
@@ -62,9 +72,9 @@ class SourceLoader:
         self._source = source
         self._budget = budget
         self._dynamic = dynamic_tags or {}
-        self._cache: dict[_Key, asyncio.Future[list[Series]]] = {}
+        self._cache: dict[_Key | _CombinedKey, asyncio.Future[list[Series]]] = {}
 
-    async def load(self, leaf: SeriesExpr, window: Window) -> list[Series]:
+    def _query(self, leaf: SeriesExpr, window: Window) -> tuple[_Key, dict[str, list[str]], int]:
         step = max(leaf.period or window.resolution, window.resolution)
         tags = {k: list(v) for k, v in self._dynamic.items()} if leaf.dynamic else {k: list(p) for k, p in leaf.tags}
         key: _Key = (
@@ -75,11 +85,37 @@ class SourceLoader:
             window.end,
             step,
         )
+        return key, tags, step
+
+    async def load(self, leaf: SeriesExpr, window: Window) -> list[Series]:
+        key, tags, step = self._query(leaf, window)
         task = self._cache.get(key)
         if task is None:
             task = asyncio.ensure_future(self._fetch(leaf, tags, window, step))
             self._cache[key] = task
         return await task
+
+    def can_combine(self, leaf: SeriesExpr) -> bool:
+        return hasattr(self._source, "fetch_combined") and "*" not in leaf.metric and not leaf.has_placeholder
+
+    async def load_combined(self, leaf: SeriesExpr, how: str, by: tuple[str, ...], window: Window) -> list[Series]:
+        query, tags, step = self._query(leaf, window)
+        key: _CombinedKey = (query, how, by)
+        task = self._cache.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._fetch_combined(leaf, tags, how, by, window, step))
+            self._cache[key] = task
+        return await task
+
+    async def _fetch_combined(self, leaf: SeriesExpr, tags: dict[str, list[str]], how: str, by: tuple[str, ...],
+                              window: Window, step: int) -> list[Series]:
+        source: CombiningSource = self._source  # type: ignore[assignment]  # can_combine checked it
+        got, inputs = await source.fetch_combined(leaf.metric, tags, leaf.function, how, by, window.start,
+                                                  window.end, step)
+        self._budget.charge(leaf.metric, inputs, sum(len(s.times) for s in got))
+        return [Series(s.metric, dict(s.tags), np.asarray(s.times, dtype=np.int64),
+                       np.asarray(s.values, dtype=np.float64), step if leaf.period else max(s.period or step, step))
+                for s in got]
 
     async def _fetch(self, leaf: SeriesExpr, tags: dict[str, list[str]], window: Window, step: int) -> list[Series]:
         got = await self._source.fetch(leaf.metric, tags, leaf.function, window.start, window.end, step)
@@ -111,6 +147,13 @@ class GroupLoader:
     def __init__(self, parent: Loader, tags: tuple[str, ...], values: tuple[str, ...]) -> None:
         self._parent = parent
         self._wanted = tuple(zip(tags, values, strict=True))
+
+    def can_combine(self, leaf: SeriesExpr) -> bool:
+        return True
+
+    async def load_combined(self, leaf: SeriesExpr, how: str, by: tuple[str, ...], window: Window) -> list[Series]:
+        # The group's streams are a subset of what the parent read: combining them here costs no fetch.
+        return aggregate_groups(how, await self.load(leaf, window), by)
 
     async def load(self, leaf: SeriesExpr, window: Window) -> list[Series]:
         got = await self._parent.load(leaf, window)

@@ -34,3 +34,21 @@ class SeriesSource(Protocol):
         key's patterns (OR within a key; '*' wildcard; '!pat' = tag present and not matching),
         each downsampled to `resolution` with `function` (mean|sum|min|max|count)."""
         ...
+
+
+class CombiningSource(SeriesSource, Protocol):
+    async def fetch_combined(
+        self,
+        metric: str,
+        tags: dict[str, list[str]],
+        function: str,
+        how: str,
+        by: tuple[str, ...],
+        start: int,
+        end: int,
+        resolution: int,
+    ) -> tuple[list[Series], int]:
+        """What `how` (sum|mean|min|max) of the streams `fetch` would return gives, per group of the `by`
+        tags (one group when empty), computed where the data is; each series carries the tags its
+        group's streams share. Also returns how many streams went in."""
+        ...
