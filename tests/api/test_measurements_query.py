@@ -274,10 +274,10 @@ async def pages(vigil: Vigil, metric: str, **params: object) -> list[list[str]]:
 
 
 async def test_pages_hold_only_streams_with_points_in_the_window(vigil: Vigil) -> None:
-    # 150 hosts report in the window; 60 more (interleaved in tag order) only before it.
+    # 150 hosts report in the window; 60 more (interleaved in tag order, and the last 10) only before it.
     await vigil.post_measurements({"measurements": [
-        {"name": "gaps", "value": i, "time": T0 if i % 4 else T0 - 600, "tags": {"host": f"h{i:03d}"}}
-        for i in range(200)]})
+        {"name": "gaps", "value": i, "time": T0 if i % 4 and i < 200 else T0 - 600, "tags": {"host": f"h{i:03d}"}}
+        for i in range(210)]})
     active = [f"h{i:03d}" for i in range(200) if i % 4]
     assert await pages(vigil, "gaps") == [active[:100], active[100:]]
     # Fewer candidates than a page: the streams without points are simply absent.

@@ -268,53 +268,67 @@ class MeasurementReader:
 
     async def page(self, metric: Metric, query: MeasurementQuery, page_size: int = PAGE_SIZE, *,
                    shared_tags: bool = False) -> Page:
-        """One page of the query's streams. A group's stream shows its group_by tags, or with `shared_tags`
-        every tag its member series share (what a composite aggregate keeps)."""
+        """From candidate position `query.offset` on, the next `page_size` streams that have points.
+
+        The candidates are the streams the filter selects, in output order. The page is read from the
+        next `page_size` of them while the engine says which series have points at all; usually every
+        candidate has, and the page is done in that one round trip; otherwise the page is completed from
+        the later candidates with points. A group's stream shows its group_by tags, or with `shared_tags`
+        every tag its member series with points share (what a composite aggregate keeps)."""
         window = query.window
         await self.sync()
         sources = tiers.plan(self.tiers, window.start, window.end, window.resolution, int(time.time()),
                              self.watermark(metric.key))
-        selection, groups, checked = await self._streams(metric, query, sources, page_size, shared_tags)
-        end = query.offset + page_size
-        chosen = groups[query.offset:end]
-        next_offset = end if end < len(groups) else None
-        if query.group_by is None:
-            streams = await self._series_streams(metric, query, sources, chosen)
-        elif query.summary == "derivative":
-            streams = await self._combined_derivatives(metric, query, sources, chosen)
-        else:
-            everything = selection.everything and len(chosen) == len(groups)
-            reading = self._group_streams(metric, query, sources, chosen, everything)
-            if shared_tags and not checked:
-                # Only members with points count towards the shared tags: ask the engine meanwhile.
-                streams, active = await asyncio.gather(reading, self._active(metric, sources, selection))
-                self._retag(query, streams, active)
-            else:
-                streams = await reading
+        selection, groups, checked = await self._candidates(metric, query, sources, shared_tags)
+        first = query.offset
+        chosen = groups[first:first + page_size]
+        rest = groups[first + page_size:]
+        reading = self._read(metric, query, sources, chosen, selection.everything and len(chosen) == len(groups))
+        if checked or not (rest or shared_tags):
+            streams = await reading
+            next_offset = first + page_size if rest else None
+            return Page(streams, window.resolution, next_offset, window, sum(len(m) for _, m in chosen))
+        streams, active = await asyncio.gather(reading, self._active(metric, sources, selection))
+        if shared_tags:
+            self._retag(query, streams, active)
+        with_points = set(active.ids.tolist())
+        later = [i for i, (_, members) in enumerate(rest) if not with_points.isdisjoint(members.tolist())]
+        missing = page_size - len(streams)
+        next_offset = first + page_size if later else None
+        if missing > 0 and later:
+            extra = [rest[i] for i in later[:missing]]
+            streams += await self._read(metric, query, sources, extra, False)
+            chosen = chosen + extra
+            next_offset = first + page_size + later[missing - 1] + 1 if len(later) > missing else None
         return Page(streams, window.resolution, next_offset, window, sum(len(m) for _, m in chosen))
 
-    async def _streams(self, metric: Metric, query: MeasurementQuery, sources: list[samples.Source],
-                       page_size: int, shared_tags: bool) -> tuple[Selection, list[_Group], bool]:
-        """The query's output streams in order, each (tags shown, member series ids): every series passing
-        the filter that has a point in the sources — or, when they all fit on one page, that may have
-        one (a series without points just yields no stream, so the engine need not be asked)."""
+    async def _candidates(self, metric: Metric, query: MeasurementQuery, sources: list[samples.Source],
+                          shared_tags: bool) -> tuple[Selection, list[_Group], bool]:
+        """The candidate streams in output order, each (tags shown, member series ids), and whether
+        they are known to have points."""
         selection = await self.index.select(metric.key, query.tag_filter)
+        checked = False
         if selection is None:  # a metric too large to hold in memory: the engine filters
             found = await samples.matching_series(self.store, metric.key, query.tag_filter, sources, self.max_series)
             ordered = sorted(found.items(), key=lambda kv: _sort_key(kv[1]))
             selection = Selection(np.array([sid for sid, _ in ordered], dtype=np.uint64),
                                   [tags for _, tags in ordered], False)
             checked = True
-        else:
-            checked = False
-        groups = self._groups(query, selection, shared_tags)
-        if not checked and (len(groups) > page_size or query.offset or len(selection.ids) > self.max_series):
+        elif len(selection.ids) > self.max_series:  # the limit counts series with points only
             selection = await self._active(metric, sources, selection)
-            groups = self._groups(query, selection, shared_tags)
             checked = True
         if len(selection.ids) > self.max_series:
             raise RequestError(f"The query matches more than {self.max_series} streams; narrow it with tags")
-        return selection, groups, checked
+        return selection, self._groups(query, selection, shared_tags), checked
+
+    async def _read(self, metric: Metric, query: MeasurementQuery, sources: list[samples.Source],
+                    chosen: list[_Group], everything: bool) -> list[Stream]:
+        """The streams of `chosen` that have points, in order."""
+        if query.group_by is None:
+            return await self._series_streams(metric, query, sources, chosen)
+        if query.summary == "derivative":
+            return await self._combined_derivatives(metric, query, sources, chosen)
+        return await self._group_streams(metric, query, sources, chosen, everything)
 
     async def _active(self, metric: Metric, sources: list[samples.Source], selection: Selection) -> Selection:
         """The selected series that have a point in the sources."""
