@@ -310,9 +310,9 @@ class MeasurementReader:
         checked = False
         if selection is None:  # a metric too large to hold in memory: the engine filters
             found = await samples.matching_series(self.store, metric.key, query.tag_filter, sources, self.max_series)
-            ordered = sorted(found.items(), key=lambda kv: _sort_key(kv[1]))
-            selection = Selection(np.array([sid for sid, _ in ordered], dtype=np.uint64),
-                                  [tags for _, tags in ordered], False)
+            ordered = sorted((_sort_key(tags), sid) for sid, tags in found.items())
+            selection = Selection(np.array([sid for _, sid in ordered], dtype=np.uint64),
+                                  [dict(pairs) for pairs, _ in ordered], False)
             checked = True
         elif len(selection.ids) > self.max_series:  # the limit counts series with points only
             selection = await self._active(metric, sources, selection)
@@ -347,7 +347,8 @@ class MeasurementReader:
     def _groups(query: MeasurementQuery, selection: Selection, shared_tags: bool = False) -> list[_Group]:
         """Output streams in order: (tags shown, member series). The selection is in tag order already."""
         if query.group_by is None:
-            return [(dict(sorted(tags.items())), selection.ids[i:i + 1]) for i, tags in enumerate(selection.tags)]
+            ids = selection.ids
+            return [(tags, ids[i:i + 1]) for i, tags in enumerate(selection.tags)]  # tags are in key order
         keys = query.group_by
         grouped: dict[tuple[str, ...], list[int]] = {}
         for row, tags in enumerate(selection.tags):

@@ -62,9 +62,10 @@ class MetricSeries:
                 self._built = False
 
     def _build(self) -> None:
-        order = sorted(range(len(self._ids)), key=lambda i: sorted(self._tags[i].items()))
+        pairs = [sorted(tags.items()) for tags in self._tags]
+        order = sorted(range(len(self._ids)), key=pairs.__getitem__)
         self.ids = np.array([self._ids[i] for i in order], dtype=np.uint64)
-        self.tags = [self._tags[i] for i in order]
+        self.tags = [dict(pairs[i]) for i in order]  # each in key order, as responses show them
         # Per tag name: each series' value as a code into that name's distinct values (-1: absent).
         values: dict[str, dict[str, int]] = {}
         codes: dict[str, np.ndarray] = {}
