@@ -221,6 +221,10 @@ _NAMED_LIMIT = 5_000
 _Group = tuple[dict[str, str], np.ndarray]  # (tags shown, member series ids)
 
 
+def _inputs(chosen: list[_Group]) -> int:
+    return sum(len(members) for _, members in chosen)
+
+
 def _kept(selection: Selection, keep: np.ndarray) -> Selection:
     return Selection(selection.ids[keep], [t for t, k in zip(selection.tags, keep.tolist(), strict=True) if k], False)
 
@@ -283,24 +287,34 @@ class MeasurementReader:
         first = query.offset
         chosen = groups[first:first + page_size]
         rest = groups[first + page_size:]
-        reading = self._read(metric, query, sources, chosen, selection.everything and len(chosen) == len(groups))
-        if checked or not (rest or shared_tags):
+        everything = selection.everything and len(chosen) == len(groups)
+        reading = self._read(metric, query, sources, chosen, everything, selection if shared_tags else None)
+        if checked or not rest:
             streams = await reading
-            next_offset = first + page_size if rest else None
-            return Page(streams, window.resolution, next_offset, window, sum(len(m) for _, m in chosen))
-        streams, active = await asyncio.gather(reading, self._active(metric, sources, selection))
-        if shared_tags:
-            self._retag(query, streams, active)
-        with_points = set(active.ids.tolist())
-        later = [i for i, (_, members) in enumerate(rest) if not with_points.isdisjoint(members.tolist())]
+            return Page(streams, window.resolution, first + page_size if rest else None, window, _inputs(chosen))
+        later = np.concatenate([members for _, members in rest])
+        named = len(later) <= _NAMED_LIMIT
+        if named:
+            streams, more = await asyncio.gather(
+                reading, samples.any_active(self.store, metric.key, sources, later))
+            if len(streams) == page_size or not more:
+                return Page(streams, window.resolution, first + page_size if more else None, window,
+                            _inputs(chosen))
+        else:
+            streams = await reading
+        # Some candidates had no points: complete the page from the later candidates that have.
+        with_points = set((await samples.active_series(self.store, metric.key, sources,
+                                                       later if named else None)).tolist())
+        later_groups = [i for i, (_, members) in enumerate(rest) if not with_points.isdisjoint(members.tolist())]
         missing = page_size - len(streams)
-        next_offset = first + page_size if later else None
-        if missing > 0 and later:
-            extra = [rest[i] for i in later[:missing]]
-            streams += await self._read(metric, query, sources, extra, False)
+        next_offset = first + page_size if later_groups else None
+        if missing > 0 and later_groups:
+            extra = [rest[i] for i in later_groups[:missing]]
+            streams += await self._read(metric, query, sources, extra, False, selection if shared_tags else None)
             chosen = chosen + extra
-            next_offset = first + page_size + later[missing - 1] + 1 if len(later) > missing else None
-        return Page(streams, window.resolution, next_offset, window, sum(len(m) for _, m in chosen))
+            more = len(later_groups) > missing
+            next_offset = first + page_size + later_groups[missing - 1] + 1 if more else None
+        return Page(streams, window.resolution, next_offset, window, _inputs(chosen))
 
     async def _candidates(self, metric: Metric, query: MeasurementQuery, sources: list[samples.Source],
                           shared_tags: bool) -> tuple[Selection, list[_Group], bool]:
@@ -322,13 +336,14 @@ class MeasurementReader:
         return selection, self._groups(query, selection, shared_tags), checked
 
     async def _read(self, metric: Metric, query: MeasurementQuery, sources: list[samples.Source],
-                    chosen: list[_Group], everything: bool) -> list[Stream]:
-        """The streams of `chosen` that have points, in order."""
+                    chosen: list[_Group], everything: bool, shared: Selection | None) -> list[Stream]:
+        """The streams of `chosen` that have points, in order. With `shared` (the candidates), a group's
+        tags are those its members with points share."""
         if query.group_by is None:
             return await self._series_streams(metric, query, sources, chosen)
         if query.summary == "derivative":
             return await self._combined_derivatives(metric, query, sources, chosen)
-        return await self._group_streams(metric, query, sources, chosen, everything)
+        return await self._group_streams(metric, query, sources, chosen, everything, shared)
 
     async def _active(self, metric: Metric, sources: list[samples.Source], selection: Selection) -> Selection:
         """The selected series that have a point in the sources."""
@@ -340,8 +355,7 @@ class MeasurementReader:
         keys = query.group_by or ()
         shared = {tuple(tags[k] for k in keys): tags for tags, _ in self._groups(query, active, True)}
         for stream in streams:
-            # A point written between the two reads may leave a group out of `active`: keep its tags then.
-            stream.tags = shared.get(tuple(stream.tags[k] for k in keys), stream.tags)
+            stream.tags = shared[tuple(stream.tags[k] for k in keys)]
 
     @staticmethod
     def _groups(query: MeasurementQuery, selection: Selection, shared_tags: bool = False) -> list[_Group]:
@@ -385,7 +399,7 @@ class MeasurementReader:
         return streams
 
     async def _group_streams(self, metric: Metric, query: MeasurementQuery, sources: list[samples.Source],
-                             chosen: list[_Group], everything: bool) -> list[Stream]:
+                             chosen: list[_Group], everything: bool, shared: Selection | None) -> list[Stream]:
         """Grouped streams, combined by the engine."""
         if not chosen:
             return []
@@ -394,13 +408,17 @@ class MeasurementReader:
             ids = np.concatenate([members for _, members in chosen])
             if len(chosen) > 1:
                 groups = np.repeat(np.arange(len(chosen), dtype=np.uint32), [len(m) for _, m in chosen])
-        table = await samples.read_grouped(self.store, metric.key, sources, ids, groups, query.window.resolution,
-                                           query.summary, query.group_function or "sum", self.max_points)
+        table, with_points = await samples.read_grouped(
+            self.store, metric.key, sources, ids, groups, query.window.resolution, query.summary,
+            query.group_function or "sum", self.max_points, members=shared is not None)
         self._check_points(table.num_rows)
         g = table.column("g").to_numpy()
         times = table.column("t").to_numpy().astype(np.int64)
         values = table.column("value").to_numpy().astype(np.float64)
-        return [Stream(chosen[index][0], times[lo:hi], values[lo:hi]) for index, lo, hi in _runs(g)]
+        streams = [Stream(chosen[index][0], times[lo:hi], values[lo:hi]) for index, lo, hi in _runs(g)]
+        if shared is not None and with_points is not None:
+            self._retag(query, streams, _kept(shared, np.isin(shared.ids, with_points)))
+        return streams
 
     def _check_points(self, rows: int) -> None:
         if rows > self.max_points:

@@ -88,9 +88,10 @@ async def matching_series(store: TelemetryStore, metric: str, tag_filter: TagFil
                                                   table.column("tag_map").to_pylist(), strict=True)}
 
 
-async def active_series(store: TelemetryStore, metric: str, sources: list[Source],
-                        among: np.ndarray | None) -> np.ndarray:
-    """Ids of the metric's series with a point in the sources (of `among`, when given)."""
+def _points(store: TelemetryStore, metric: str, sources: list[Source], among: np.ndarray | None,
+            select: str) -> tuple[str, dict[str, Any]]:
+    """`select` over the points of the sources (of the series `among`, when given). Which series have
+    points does not depend on last-write-wins: no FINAL."""
     params: dict[str, Any] = {"metric": metric}
     only = ""
     if among is not None:
@@ -99,10 +100,22 @@ async def active_series(store: TelemetryStore, metric: str, sources: list[Source
     selects = []
     for i, s in enumerate(sources):
         params[f"s{i}"], params[f"e{i}"] = s.start, s.end
-        selects.append(f"SELECT DISTINCT series_id FROM {store.database}.{s.table} WHERE metric = {{metric:String}} "
+        selects.append(f"SELECT {select} FROM {store.database}.{s.table} WHERE metric = {{metric:String}} "
                        f"AND time >= {{s{i}:UInt32}} AND time < {{e{i}:UInt32}}{only}")
-    table = await store.query_arrow(" UNION DISTINCT ".join(selects) if len(selects) > 1 else selects[0], params)
-    return table.column("series_id").to_numpy()
+    return selects[0] if len(selects) == 1 else " UNION DISTINCT ".join(selects), params
+
+
+async def active_series(store: TelemetryStore, metric: str, sources: list[Source],
+                        among: np.ndarray | None) -> np.ndarray:
+    """Ids of the metric's series with a point in the sources (of `among`, when given)."""
+    sql, params = _points(store, metric, sources, among, "DISTINCT series_id")
+    return (await store.query_arrow(sql, params)).column("series_id").to_numpy()
+
+
+async def any_active(store: TelemetryStore, metric: str, sources: list[Source], among: np.ndarray) -> bool:
+    """Whether any of the series `among` has a point in the sources (the engine stops at the first)."""
+    sql, params = _points(store, metric, sources, among, "1 AS found")
+    return (await store.query_arrow(f"SELECT found FROM ({sql}) LIMIT 1", params)).num_rows > 0
 
 
 async def read_buckets(store: TelemetryStore, metric: str, sources: list[Source], series_ids: np.ndarray,
@@ -121,21 +134,33 @@ async def read_buckets(store: TelemetryStore, metric: str, sources: list[Source]
 
 async def read_grouped(store: TelemetryStore, metric: str, sources: list[Source], series_ids: np.ndarray | None,
                        groups: np.ndarray | None, resolution: int, summary: str, group_function: str,
-                       limit: int) -> pa.Table:
+                       limit: int, members: bool = False) -> tuple[pa.Table, np.ndarray | None]:
     """Each series summarised per `resolution` bucket, then combined across the series of each group
     with `group_function`: rows (g, t, value) ordered by group, time. `groups[i]` is the group of
     `series_ids[i]` (None: one group, 0); `series_ids` None: every series of the metric. At most
-    `limit` + 1 rows. The engine does the combining, so only the groups' points travel."""
+    `limit` + 1 rows. The engine does the combining, so only the groups' points travel. With `members`,
+    the same scan also returns the ids of the series that had points (else None)."""
     inner, params = _union(store, metric, sources, series_ids, needed_fields(summary))
     params["res"] = resolution
     group = "0"
     if groups is not None:
         params["gids"] = groups.tolist()
         group = "transform(series_id, {sids:Array(UInt64)}, {gids:Array(UInt32)}, toUInt32(0))"
-    return await store.query_arrow(
-        f"SELECT toUInt32({group}) AS g, t, {GROUP[group_function]}(v) AS value FROM ("
-        f"SELECT series_id, intDiv(toUInt32(time), {{res:UInt32}}) * {{res:UInt32}} AS t, {VALUE[summary]} AS v "
-        f"FROM ({inner}) GROUP BY series_id, t) GROUP BY g, t ORDER BY g, t LIMIT {int(limit) + 1}{_READ}", params)
+    summarised = (f"SELECT series_id, intDiv(toUInt32(time), {{res:UInt32}}) * {{res:UInt32}} AS t, "
+                  f"{VALUE[summary]} AS v FROM ({inner}) GROUP BY series_id, t")
+    combined = f"toUInt32({group}) AS g, t, {GROUP[group_function]}(v) AS value"
+    if not members:
+        table = await store.query_arrow(
+            f"SELECT {combined} FROM ({summarised}) GROUP BY g, t ORDER BY g, t LIMIT {int(limit) + 1}{_READ}", params)
+        return table, None
+    # GROUPING SETS: the (series_id) set lists the series with points, from the same scan.
+    table = await store.query_arrow(
+        f"SELECT {combined}, series_id, grouping(series_id) = 0 AS member FROM ({summarised}) "
+        f"GROUP BY GROUPING SETS ((g, t), (series_id)) ORDER BY member, g, t "
+        f"LIMIT {int(limit) + 1 + (len(series_ids) if series_ids is not None else limit)}{_READ}", params)
+    is_member = table.column("member").to_numpy(zero_copy_only=False).astype(bool)
+    points = int(np.count_nonzero(~is_member))
+    return table.slice(0, points), table.column("series_id").to_numpy()[points:]
 
 
 async def read_points(store: TelemetryStore, metric: str, sources: list[Source], series_ids: np.ndarray,
