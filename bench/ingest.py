@@ -66,7 +66,8 @@ async def run(connections: int) -> None:
         print(f"throughput:          {total / elapsed:,.0f} measurements/s")
         print(f"all readable after:  {elapsed + readable:.2f} s ({total / (elapsed + readable):,.0f} measurements/s)")
         print(f"server CPU:          {ack_cpu:.2f} s until the last 202, {cpu:.2f} s until all readable "
-              f"({total / cpu:,.0f} measurements per CPU second)")
+              f"({total / cpu:,.0f} measurements per CPU second; {ack_cpu / total * 1e6:.2f} µs per measurement "
+              "until the last 202)")
         print(f"request p50 / p99:   {latencies[len(latencies) // 2] * 1000:.1f} / "
               f"{latencies[int(len(latencies) * 0.99)] * 1000:.1f} ms")
         print(f"server peak RSS:     {server.peak_rss_mib():.0f} MiB")

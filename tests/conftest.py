@@ -20,7 +20,7 @@ from vigil.auth.roles import Role
 from vigil.config import Settings
 from vigil.server import build_app
 from vigil.services import Services
-from vigil.storage.telemetry import ChdbTelemetry
+from vigil.storage.telemetry import ChdbTelemetry, close_engine
 
 ADMIN = "test-admin-token-0123456789"
 
@@ -32,6 +32,12 @@ def in_ci() -> bool:
 @pytest.fixture(scope="session")
 def chdb_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("chdb")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # As `vigil serve` does: left open, chDB's teardown at interpreter exit races its own threads
+    # and can kill the test process with SIGSEGV after every test passed (docs/wal.md).
+    close_engine()
 
 
 class Vigil:

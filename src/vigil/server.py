@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import sys
@@ -35,6 +36,7 @@ from vigil.api.appoptics import (
 from vigil.api.http import json_response
 from vigil.config import Settings
 from vigil.services import Services
+from vigil.storage.telemetry import close_engine
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,19 @@ def build_app(services: Services) -> Starlette:
     return app
 
 
+GC_YOUNG_THRESHOLD = 50_000
+
+
+def tune_gc() -> None:
+    """Once started: what start built lives as long as the process, so keep it out of every collection
+    (a full collection walked ~190,000 such objects); and collect the young generation less often:
+    ingest allocates short-lived containers per measurement that reference counting frees anyway,
+    and at the default threshold (700) the collector ran once or more per 1,000-measurement request."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+
+
 async def serve(settings: Settings) -> None:
     services = Services(settings)
     app = build_app(services)
@@ -88,6 +103,7 @@ async def serve(settings: Settings) -> None:
         port = server.servers[0].sockets[0].getsockname()[1] if server.servers else settings.port
         for line in services.log_listeners.announce():
             print(line, flush=True)
+        tune_gc()
         print(f"listening on http://{settings.host}:{port}", flush=True)
         # Live log readers would hold a graceful shutdown open until its timeout: end them first.
         while not server.should_exit:  # noqa: ASYNC110 - uvicorn offers no event for this
@@ -99,7 +115,10 @@ async def serve(settings: Settings) -> None:
     # handler underneath, the process then exits 0 instead of dying of that signal.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: None)
-    await server.serve()
+    try:
+        await server.serve()
+    finally:
+        close_engine()  # after Services.close (the lifespan): nothing uses the engine any more
     announcer.cancel()
     if not server.started:
         sys.exit(1)

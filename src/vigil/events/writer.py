@@ -1,9 +1,9 @@
 """Stores notifications: ids, duplicate suppression, group commit into a write-ahead log, bulk loads.
 
 `write(rows)` returns once the rows are in the log (a crash after that loses nothing: the log is
-loaded again at start), so HTTP answers and AMQP acks wait for it; rows that arrive while one
-append runs go together in the next. A second task loads the log into the engine a segment at a
-time and then tells the lifecycle processor how far the engine holds events.
+loaded again at start), so HTTP answers and AMQP acks wait for it; the group commit, the loads into
+the engine and the replay are `storage/wal_writer.GroupCommitWriter`. Once a segment is in the
+engine, the lifecycle processor is told how far the engine holds events.
 
 Ids are assigned in the append task, so they strictly increase in the order rows were accepted.
 A notification whose `message_id` was stored recently (a redelivery after a lost ack, a retried
@@ -12,19 +12,16 @@ POST) is not stored again: it gets the id of the first copy.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from vigil.errors import Unavailable
-from vigil.storage.telemetry import TelemetryError, TelemetryStore
+from vigil.storage.telemetry import TelemetryStore
 from vigil.storage.wal import SegmentLog
+from vigil.storage.wal_writer import GroupCommitWriter
 
 log = logging.getLogger(__name__)
 
@@ -37,66 +34,38 @@ EVENTS_SCHEMA = pa.schema([
     ("status", _S), ("uuid", _S), ("json", _S),
 ])
 SCHEMAS = {"events": EVENTS_SCHEMA}
-RETRY_BACKOFF = (0.1, 0.5, 1.0, 2.0, 5.0)
 
 Row = dict[str, Any]
 
 
-class EventWriter:
+class EventWriter(GroupCommitWriter[list[Row], list[int]]):
+    noun = "notifications"
+    observed = "events"
+    dedup_token = "events-wal-{segment}"  # one table; the token names only the segment
+    task_prefix = "events"
+    append_errors = (OSError, pa.ArrowException, TypeError, ValueError)
+    append_failed_message = "Could not store the notifications; retry"
+
     def __init__(self, store: TelemetryStore, wal: SegmentLog, *, flush_rows: int, flush_interval: float,
                  max_pending: int, dedup_window: int, wait_timeout: float = 30.0,
                  on_loaded: Callable[[int], None] | None = None,
                  on_failure: Callable[[], None] | None = None) -> None:
-        self.store = store
-        self.wal = wal
-        self.flush_rows = flush_rows
-        self.flush_interval = flush_interval
-        self.max_pending = max_pending
+        super().__init__(store, wal, flush_rows=flush_rows, flush_interval=flush_interval,
+                         max_pending=max_pending, wait_timeout=wait_timeout, on_failure=on_failure)
         self.dedup_window = dedup_window
-        self.wait_timeout = wait_timeout
         self._on_loaded = on_loaded
-        self._on_failure = on_failure
-        self._queue: deque[tuple[list[Row], asyncio.Future[list[int]]]] = deque()
-        self._queued_rows = 0
-        self._wake_append = asyncio.Event()
-        self._wake_flush = asyncio.Event()
-        self._state = asyncio.Condition()
-        self._open: list[pa.Table] = []
-        self._open_rows = 0
-        self._unloaded_rows = 0
-        self._appended = 0  # sequence numbers of appends done / loaded into the engine
-        self._loaded = 0
         self._next_id = 1
+        self._abandoned_id = 1  # where the ids of the batch being appended start
         self.loaded_id = 0  # every event with an id up to this one is in the engine
         self._recent: dict[str, int] = {}  # message_id -> id, oldest first (bounded LRU)
-        self._closing = False
-        self._tasks: list[asyncio.Task[None]] = []
-        self._observers: list[Callable[[pa.Table], None]] = []
-
-    def observe(self, observer: Callable[[pa.Table], None]) -> None:
-        """Call `observer(table)` with every stored batch, on the event loop: it must be quick."""
-        self._observers.append(observer)
-
-    @property
-    def pending_rows(self) -> int:
-        return self._queued_rows + self._unloaded_rows
 
     @property
     def last_id(self) -> int:
         return self._next_id - 1
 
-    # -- lifecycle ----------------------------------------------------------------------------------
-
     async def recover(self) -> int:
         """Load what a previous process left in the log, then continue its ids. Returns rows loaded."""
-        rows = 0
-        for segment in self.wal.segments():
-            tables = await asyncio.to_thread(self.wal.read, segment)
-            await self._load(segment, tables["events"])
-            rows += tables["events"].num_rows
-            self.wal.delete(segment)
-        if rows:
-            log.info("loaded %d notifications from the write-ahead log", rows)
+        rows = await super().recover()
         db = self.store.database
         top = await self.store.query_arrow(f"SELECT max(id) AS m FROM {db}.events")
         self.loaded_id = int(top.column("m")[0].as_py() or 0)
@@ -110,53 +79,26 @@ class EventWriter:
                 self._remember(message_id, event_id)
         return rows
 
-    def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._append_loop(), name="events-append"),
-                       asyncio.create_task(self._flush_loop(), name="events-flush")]
-
-    async def close(self) -> None:
-        self._closing = True
-        self._wake_append.set()
-        if self._tasks:
-            await self._tasks[0]
-            self._wake_flush.set()
-            await self._tasks[1]
-
-    # -- writing ------------------------------------------------------------------------------------
-
     async def write(self, rows: list[Row]) -> list[int]:
         """Store `rows` (every key of the schema but `id`); returns their ids once they are in the log.
         Unavailable when the engine is too far behind for too long, or the server is stopping."""
-        if self._closing:
-            raise Unavailable("The server is shutting down; retry shortly")
-        if not rows:
+        if not rows and not self._closing:
             return []
-        if self.pending_rows + len(rows) > self.max_pending:
-            try:
-                async with asyncio.timeout(self.wait_timeout):
-                    async with self._state:
-                        await self._state.wait_for(
-                            lambda: self.pending_rows + len(rows) <= self.max_pending or self._closing)
-            except TimeoutError:
-                raise Unavailable("Too many notifications waiting to be stored; retry shortly") from None
-            if self._closing:
-                raise Unavailable("The server is shutting down; retry shortly")
-        future: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
-        self._queue.append((rows, future))
-        self._queued_rows += len(rows)
-        self._wake_append.set()
-        return await asyncio.shield(future)
+        return await self._submit(rows, len(rows))
 
     def _remember(self, message_id: str, event_id: int) -> None:
         self._recent[message_id] = event_id
         if len(self._recent) > self.dedup_window:
             del self._recent[next(iter(self._recent))]
 
-    def _assign(self, items: list[tuple[list[Row], asyncio.Future[list[int]]]]) -> tuple[list[Row], list[list[int]]]:
+    def _prepare(self, items: list[list[Row]]) -> tuple[dict[str, pa.Table], list[list[int]]]:
+        """Ids in arrival order; a message_id seen recently (or earlier in these items) gets the id of
+        its first copy and is not stored again."""
+        self._abandoned_id = self._next_id
         fresh: list[Row] = []
         ids: list[list[int]] = []
         batch_ids: dict[str, int] = {}
-        for rows, _ in items:
+        for rows in items:
             mine = []
             for row in rows:
                 message_id = row.get("message_id")
@@ -173,107 +115,24 @@ class EventWriter:
                 fresh.append(row)
                 mine.append(event_id)
             ids.append(mine)
-        return fresh, ids
+        return {"events": pa.Table.from_pylist(fresh, schema=EVENTS_SCHEMA)}, ids
 
-    async def _append_loop(self) -> None:
-        while True:
-            await self._wake_append.wait()
-            self._wake_append.clear()
-            while self._queue:
-                items = list(self._queue)
-                self._queue.clear()
-                count = sum(len(rows) for rows, _ in items)
-                next_id = self._next_id
-                try:
-                    fresh, ids = self._assign(items)
-                    table = pa.Table.from_pylist(fresh, schema=EVENTS_SCHEMA)
-                    async with self._state:
-                        if table.num_rows:
-                            await asyncio.to_thread(self.wal.append, {"events": table})
-                            self._open.append(table)
-                            self._open_rows += table.num_rows
-                            self._unloaded_rows += table.num_rows
-                            self._appended += 1
-                except (OSError, pa.ArrowException, TypeError, ValueError) as exc:
-                    self._next_id = next_id  # nothing of this batch was stored: its ids are free again
-                    log.error("appending %d notifications to the write-ahead log failed: %s", count, exc)
-                    if self._on_failure:
-                        self._on_failure()
-                    for _, future in items:
-                        if not future.done():
-                            future.set_exception(Unavailable("Could not store the notifications; retry"))
-                else:
-                    for row in fresh:
-                        if row.get("message_id") and self.dedup_window:
-                            self._remember(row["message_id"], row["id"])
-                    for (_, future), mine in zip(items, ids, strict=True):
-                        if not future.done():
-                            future.set_result(mine)
-                    for observer in self._observers:
-                        try:
-                            observer(table)
-                        except Exception:  # an observer's bug must not stop ingest
-                            log.exception("events observer failed")
-                finally:
-                    self._queued_rows -= count
-                if self._open_rows >= self.flush_rows:
-                    self._wake_flush.set()
-            if self._closing:
-                return
+    def _abandon(self) -> None:
+        self._next_id = self._abandoned_id  # nothing of this batch was stored: its ids are free again
 
-    # -- loading into the engine --------------------------------------------------------------------
-
-    async def sync(self) -> None:
-        """Return once everything acknowledged so far is in the engine (a read barrier)."""
-        target = self._appended
-        if self._loaded >= target:
+    def _committed(self, tables: dict[str, pa.Table]) -> None:
+        if not self.dedup_window:
             return
-        self._wake_flush.set()
-        async with self._state:
-            await self._state.wait_for(lambda: self._loaded >= target)
+        table = tables["events"]
+        for message_id, event_id in zip(table.column("message_id").to_pylist(), table.column("id").to_pylist(),
+                                        strict=True):
+            if message_id:
+                self._remember(message_id, event_id)
 
-    async def _flush_loop(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake_flush.wait(), timeout=self.flush_interval)
-            self._wake_flush.clear()
-            async with self._state:
-                if not self._open:
-                    if self._closing and not self._queue:
-                        return
-                    continue
-                segment = self.wal.rotate()
-                parts, rows, upto = self._open, self._open_rows, self._appended
-                self._open, self._open_rows = [], 0
-            table = pa.concat_tables(parts)
-            await self._load(segment, table)
-            if segment is not None:
-                self.wal.delete(segment)
-            top = max(int(p.column("id")[-1].as_py()) for p in parts)
-            async with self._state:
-                self._unloaded_rows -= rows
-                self._loaded = upto
-                self.loaded_id = max(self.loaded_id, top)
-                self._state.notify_all()
-            if self._on_loaded:
-                self._on_loaded(self.loaded_id)
-            if self._closing and not self._open and not self._queue:
-                return
-
-    async def _load(self, segment: int | None, table: pa.Table) -> None:
-        """INSERT a segment, retrying until the engine takes it: it was acknowledged, so it must land.
-        The segment number makes the INSERT idempotent (a retry or a replay is dropped)."""
-        attempt = 0
-        while True:
-            try:
-                started = time.perf_counter()
-                await self.store.insert_arrow("events", table, dedup_token=f"events-wal-{segment}")
-                log.debug("loaded %d notifications in %.3fs", table.num_rows, time.perf_counter() - started)
-                return
-            except TelemetryError as exc:
-                if self._on_failure:
-                    self._on_failure()
-                delay = RETRY_BACKOFF[min(attempt, len(RETRY_BACKOFF) - 1)]
-                log.error("loading events segment %s failed (retrying in %.1fs): %s", segment, delay, exc)
-                attempt += 1
-                await asyncio.sleep(delay)
+    def _segment_loaded(self, tables: dict[str, pa.Table], rows: int, seconds: float) -> None:
+        ids = tables["events"].column("id")
+        if len(ids):
+            self.loaded_id = max(self.loaded_id, int(pc.max(ids).as_py()))
+        log.debug("loaded %d notifications in %.3fs", rows, seconds)
+        if self._on_loaded:
+            self._on_loaded(self.loaded_id)

@@ -408,10 +408,15 @@ class Ingestor:
             magnitude = np.abs(values)
             if bool((magnitude > MAX_EXPONENT).any()):
                 raise ParamsError({"value": ["has a base-10 exponent larger than 126"]})
-            values[(magnitude < MIN_EXPONENT) & (values != 0.0)] = 0.0
+            tiny = (magnitude < MIN_EXPONENT) & (values != 0.0)
+            if tiny.any():
+                values[tiny] = 0.0
             t = np.array(times, dtype=np.float64)
-            bad_time = (t < now - self.past_window) | (t > now + self.future_window) | ~np.isfinite(t)
-            t = np.floor(np.nan_to_num(t)).astype(np.int64)
+            finite = np.isfinite(t)
+            bad_time = (t < now - self.past_window) | (t > now + self.future_window) | ~finite
+            if not finite.all():
+                t = np.where(finite, t, 0.0)  # refused below; only keeps the integer cast defined
+            t = np.floor(t).astype(np.int64)
             period = np.array(periods, dtype=np.int64)
             aggregated = period > 0
             uniq = np.zeros(len(rows), dtype=np.uint64)
@@ -419,25 +424,23 @@ class Ingestor:
                 t = np.where(aggregated, t - t % np.maximum(period, 1), t)
                 uniq[aggregated] = np.frombuffer(secrets.token_bytes(8 * int(aggregated.sum())),
                                                  dtype=np.uint64) | np.uint64(1)
+            columns = {
+                "series_id": np.array(sids, dtype=np.uint64), "time": t.astype(np.uint32), "uniq": uniq,
+                "count": np.array(counts, dtype=np.float64).astype(np.uint64), "sum": values[0], "min": values[1],
+                "max": values[2], "last": values[3], "stddev": values[4],
+            }
+            metric = pa.array(keys, pa.string())
             keep = ~bad_time
             if bad_time.any():
                 for j in np.flatnonzero(bad_time):
                     errors.append((idx[j], _error(
                         "time", f"must be within the last {self.past_window} seconds and at most "
                                 f"{self.future_window} seconds in the future")))
+                # Copies only when some row is refused (the usual request keeps every row).
+                columns = {name: column[keep] for name, column in columns.items()}
+                metric = metric.filter(pa.array(keep))
             if keep.any():
-                table = pa.table({
-                    "metric": pa.array(keys, pa.string()).filter(pa.array(keep)),
-                    "series_id": pa.array(np.array(sids, dtype=np.uint64)[keep]),
-                    "time": pa.array(t[keep].astype(np.uint32)),
-                    "uniq": pa.array(uniq[keep]),
-                    "count": pa.array(np.array(counts, dtype=np.float64)[keep].astype(np.uint64)),
-                    "sum": pa.array(values[0][keep]),
-                    "min": pa.array(values[1][keep]),
-                    "max": pa.array(values[2][keep]),
-                    "last": pa.array(values[3][keep]),
-                    "stddev": pa.array(values[4][keep]),
-                })
+                table = pa.table({"metric": metric, **{name: pa.array(column) for name, column in columns.items()}})
                 batch = SampleBatch(table, new_series)
         accepted = batch.rows if batch else 0
         errors.sort(key=lambda e: e[0])

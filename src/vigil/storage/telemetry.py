@@ -59,6 +59,17 @@ def _chdb_session(path: Path) -> Any:
         return _session
 
 
+def close_engine() -> None:
+    """Close this process's chDB session. Call once, when the process is done with the engine: left
+    open, the engine is torn down by static destructors at interpreter exit while its background
+    threads still run, which can kill the process (SIGSEGV) after a clean shutdown."""
+    global _session, _session_path
+    with _session_lock:
+        if _session is not None:
+            _session.cleanup()
+        _session = _session_path = None
+
+
 def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
