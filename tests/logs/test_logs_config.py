@@ -27,3 +27,20 @@ def test_a_configured_server_listens_and_a_bare_settings_does_not() -> None:
 def test_bad_log_settings(env: dict[str, str], message: str) -> None:
     with pytest.raises(config.ConfigError, match=message):
         config.load(environ=env)
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"VIGIL_LOG_SYSLOG_WORKERS": "-1"}, "log_syslog_workers"),
+    ({"VIGIL_LOG_SYSLOG_WORKER_NICE": "20"}, "log_syslog_worker_nice"),
+    ({"VIGIL_LOG_SYSLOG_BATCH_LINES": "0"}, "log_syslog_batch_lines"),
+    ({"VIGIL_LOG_SYSLOG_WORKER_BYTES": "0"}, "log_syslog_worker_bytes"),
+])
+def test_bad_syslog_worker_settings(env: dict[str, str], message: str) -> None:
+    with pytest.raises(config.ConfigError, match=message):
+        config.load(environ=env)
+
+
+def test_syslog_worker_defaults() -> None:
+    s = Settings()
+    assert (s.log_syslog_workers, s.log_syslog_batch_lines, s.log_syslog_worker_bytes, s.log_syslog_worker_nice) \
+        == (2, 4096, 8 * 1024 * 1024, 10)

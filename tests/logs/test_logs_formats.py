@@ -2,7 +2,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from vigil.logs.formats import akkeris_tag, cf_timestamp, format_akkeris, format_cf, format_cf_legacy
+from vigil.logs.formats import (
+    akkeris_tag,
+    cf_timestamp,
+    format_akkeris,
+    format_akkeris_lines,
+    format_cf,
+    format_cf_legacy,
+)
 from vigil.logs.logplex import overflow_notice
 from vigil.logs.model import STDERR, STDOUT, LogLine
 
@@ -100,3 +107,15 @@ def test_cf_legacy_matches_cli_tests() -> None:
         "1970-01-01T00:00:00.00+0000 [STG/1]      ERR some-message1\n"
         "                                         some-message2"
     )
+
+
+def test_a_batch_of_akkeris_lines_is_each_line_formatted_and_ended() -> None:
+    lines = [LogLine("shop-prod", "app", "web.1", STDOUT, 1_468_963_222_000_000 + i * 400_000, "", f"  m{i} \n")
+             for i in range(4)]
+    lines.append(LogLine("shop-prod", "akkeris/router", "", STDOUT, 1_468_963_224_000_000, "", "path=/"))
+    assert format_akkeris_lines(lines) == "".join(format_akkeris(x) + "\n" for x in lines)
+    assert format_akkeris_lines(lines).splitlines()[2:] == [
+        "2016-07-19T21:20:22Z shop-prod app[web.1]: m2",  # 22.8 s: the fraction is cut, not rounded
+        "2016-07-19T21:20:23Z shop-prod app[web.1]: m3",
+        "2016-07-19T21:20:24Z shop-prod akkeris/router: path=/"]
+    assert format_akkeris_lines([]) == ""

@@ -140,3 +140,19 @@ async def test_a_busy_tail_gathers_lines_for_a_linger_and_an_idle_one_does_not(v
     assert [x.message for x in await tail.next(wait=1)] == ["second", "third"]
     await feeder
     tail.close()
+
+
+async def test_grouped_lines_with_their_columns_are_accepted_like_a_flat_batch(vigil: Vigil) -> None:
+    from vigil.logs.columns import lines_columns
+
+    pipeline = vigil.services.logs.pipeline
+    now = time.time_ns() // 1000
+    good = [LogLine("grp-a", "app", "", STDOUT, now + i, "", f"a{i}") for i in range(3)]
+    assert pipeline.accept_groups({"grp-a": good}, lines_columns(good)) == 3
+    # A name that needs mapping: the columns cannot be used as they are; history gets the mapped lines.
+    odd = [LogLine("Grp_B", "app", "", STDOUT, now + 10 + i, "", f"b{i}") for i in range(2)]
+    assert pipeline.accept_groups({"Grp_B": odd, "grp-a": good[:1]}, lines_columns([*odd, good[0]])) == 3
+    assert pipeline.ring.count("grp-b") == 2 and pipeline.ring.count("grp-a") == 4
+    stored = await pipeline.store.read(["grp-a", "grp-b"])
+    assert sorted((x.app, x.message) for x in stored) == sorted(
+        [("grp-a", "a0"), ("grp-a", "a1"), ("grp-a", "a2"), ("grp-b", "b0"), ("grp-b", "b1"), ("grp-a", "a0")])

@@ -47,3 +47,17 @@ def test_last_and_last_of_merge_apps_in_time_order() -> None:
     assert [x.message for x in ring.last("a", 2)] == ["m1", "m2"]
     assert ring.last("nope", 5) == [] and ring.last("a", 0) == []
     assert [(x.app, x.timestamp) for x in ring.last_of(["a", "b"], 3)] == [("a", 30), ("b", 40), ("a", 50)]
+
+
+def test_the_ring_never_changes_the_lists_it_was_handed() -> None:
+    # The same list is queued for history and given to readers: trimming makes new lists.
+    ring = RecentLines(max_lines=4, max_bytes=10**9, max_apps=10)
+    first = [line("a", i) for i in range(3)]
+    second = [line("a", i) for i in range(3, 6)]
+    ring.extend("a", first)
+    ring.extend("a", second)  # 6 lines, room for 4: two go off the front of `first`
+    assert [x.message for x in first] == ["m0", "m1", "m2"] and len(second) == 3
+    assert [x.message for x in ring.last("a", 10)] == ["m2", "m3", "m4", "m5"]
+    assert [x.message for x in ring.last("a", 2)] == ["m4", "m5"]
+    assert ring.count("a") == 4 and ring.total_lines == 4 and ring.evicted == 2
+    assert ring.total_bytes == sum(len(f"m{i}") + LINE_OVERHEAD for i in range(2, 6))

@@ -138,3 +138,32 @@ async def test_the_queue_is_bounded_in_bytes_too(vigil: Vigil) -> None:
     store.append(big[3:])
     assert (store.pending, store.pending_bytes, store.dropped) == (2, 2000, 2)
     assert [x.message[0] for x in await store.read(["b"])] == ["2", "3"]
+
+
+async def test_arrow_batches_queue_and_shed_like_line_batches(vigil: Vigil) -> None:
+    # The syslog workers hand history Arrow columns; bounds, order and the partial cut are the same.
+    from vigil.logs.columns import lines_columns
+
+    store = store_for(vigil, max_pending=5)
+    store.append_table(lines_columns([line("t", i) for i in range(3)]))
+    store.append([line("t", 3)])
+    store.append_table(lines_columns([line("t", i) for i in range(4, 8)]))  # 8 queued: lines 0-2 go
+    assert (store.pending, store.dropped) == (5, 3)
+    store.append_table(lines_columns([line("t", 8)]))  # line 3, a LogLine batch of its own, goes
+    store.append([line("t", 9)])  # line 4 goes: cut off the front of a table
+    assert (store.pending, store.dropped) == (5, 5)
+    assert [x.message for x in await store.read(["t"])] == [f"line {i}" for i in range(5, 10)]
+    assert store.stored == 5
+
+
+async def test_arrow_batches_are_bounded_in_bytes(vigil: Vigil) -> None:
+    # Four 744-character messages weigh 1,000 each with the 256 overhead; room for 2,000.
+    from vigil.logs.columns import lines_columns
+
+    store = store_for(vigil, max_pending=1000, max_pending_bytes=2000)
+    big = [LogLine("tb", "app", "", STDOUT, time.time_ns() // 1000 - 10 + i, "", f"{i}" + "é" * 743) for i in range(4)]
+    store.append_table(lines_columns(big[:3]))  # 3,000: the oldest row is cut off the table
+    assert (store.pending, store.pending_bytes, store.dropped) == (2, 2000, 1)
+    store.append_table(lines_columns(big[3:]))
+    assert (store.pending, store.pending_bytes, store.dropped) == (2, 2000, 2)
+    assert [x.message[0] for x in await store.read(["tb"])] == ["2", "3"]

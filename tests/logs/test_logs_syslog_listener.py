@@ -15,9 +15,22 @@ from vigil.logs.framing import octet_frame
 from vigil.logs.model import STDERR, STDOUT
 
 
+@pytest.fixture(params=[0, 2], ids=["in-loop", "workers"])
+def workers(request: pytest.FixtureRequest) -> int:
+    """Every test runs twice: parsing on the event loop, and in two worker processes."""
+    return int(request.param)
+
+
 @pytest.fixture
-async def vigil(start_vigil: StartVigil) -> Vigil:
-    return await start_vigil(listeners="ephemeral")
+def start_listening(start_vigil: StartVigil, workers: int) -> StartVigil:
+    async def start(**overrides: object) -> Vigil:
+        return await start_vigil(listeners="ephemeral", log_syslog_workers=workers, **overrides)
+    return start  # type: ignore[return-value]
+
+
+@pytest.fixture
+async def vigil(start_listening: StartVigil) -> Vigil:
+    return await start_listening()
 
 
 def listener(vigil: Vigil) -> SyslogListener:
@@ -76,8 +89,8 @@ async def test_malformed_frames_are_counted_and_the_connection_goes_on(vigil: Vi
     await writer.wait_closed()
 
 
-async def test_oversized_frames_are_skipped(start_vigil: StartVigil) -> None:
-    vigil = await start_vigil(listeners="ephemeral", log_max_line_bytes=100)
+async def test_oversized_frames_are_skipped(start_listening: StartVigil) -> None:
+    vigil = await start_listening(log_max_line_bytes=100)
     syslog = listener(vigil)
     big = b"<14>1 - over app - - - " + b"x" * 200
     await send(syslog.port, octet_frame(big) + octet_frame(b"<14>1 - over app - - - small"))
@@ -87,8 +100,8 @@ async def test_oversized_frames_are_skipped(start_vigil: StartVigil) -> None:
     await eventually(lambda: syslog.stats()["oversized"] == 1)
 
 
-async def test_connections_beyond_the_limit_are_closed(start_vigil: StartVigil) -> None:
-    vigil = await start_vigil(listeners="ephemeral", log_max_connections=1)
+async def test_connections_beyond_the_limit_are_closed(start_listening: StartVigil) -> None:
+    vigil = await start_listening(log_max_connections=1)
     syslog = listener(vigil)
     _, first = await asyncio.open_connection("127.0.0.1", syslog.port)
     await eventually(lambda: len(syslog.connections) == 1)
@@ -102,13 +115,13 @@ async def test_connections_beyond_the_limit_are_closed(start_vigil: StartVigil) 
     second.close()
 
 
-async def test_tls(start_vigil: StartVigil, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_tls(start_listening: StartVigil, tmp_path) -> None:  # type: ignore[no-untyped-def]
     ca = trustme.CA()
     cert = ca.issue_cert("localhost", "127.0.0.1")
     cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert.cert_chain_pems[0].write_to_path(cert_file)
     cert.private_key_pem.write_to_path(key_file)
-    vigil = await start_vigil(listeners="ephemeral", syslog_tls_cert=str(cert_file), syslog_tls_key=str(key_file))
+    vigil = await start_listening(syslog_tls_cert=str(cert_file), syslog_tls_key=str(key_file))
     syslog = listener(vigil)
     assert syslog.tls
     client = ssl.create_default_context()

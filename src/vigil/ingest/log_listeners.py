@@ -33,10 +33,14 @@ class LogListeners:
         if mode == "off":
             return
         if mode == "ephemeral" or s.syslog_port:
-            ssl_context = tls_context(s.syslog_tls_cert, s.syslog_tls_key) if s.syslog_tls_cert and s.syslog_tls_key \
-                else None
+            tls_files = (s.syslog_tls_cert, s.syslog_tls_key) if s.syslog_tls_cert and s.syslog_tls_key else None
+            ssl_context = tls_context(*tls_files) if tls_files else None
             self.syslog = SyslogListener(logs.pipeline, s.host, syslog_port, ssl_context=ssl_context,
-                                         max_connections=s.log_max_connections, max_frame=s.log_max_line_bytes)
+                                         max_connections=s.log_max_connections, max_frame=s.log_max_line_bytes,
+                                         workers=s.log_syslog_workers, tls_files=tls_files,
+                                         worker_batch_lines=s.log_syslog_batch_lines,
+                                         worker_buffer_bytes=s.log_syslog_worker_bytes,
+                                         worker_nice=s.log_syslog_worker_nice)
         if mode == "ephemeral" or s.grpc_port:
             self.grpc = GrpcIngress(logs.pipeline, self.envelope_metrics, s.host, grpc_port,
                                     max_streams=s.log_max_connections, max_message_bytes=s.max_body_bytes,

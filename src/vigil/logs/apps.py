@@ -15,37 +15,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 
 import sqlalchemy as sa
 
-from vigil.logs.model import APP_NAME_MAX, is_valid_app_name
+from vigil.logs.model import app_name as app_name  # where it lived first; callers import it from here too
 from vigil.storage import logs_tables as t
 from vigil.storage.metadata import MetadataDB
 
 log = logging.getLogger(__name__)
-
-_INVALID_RUN = re.compile(r"[^a-z0-9]+")
-_NAME_CACHE_MAX = 100_000
-_name_cache: dict[str, str | None] = {}
-_MISSING = object()
-
-
-def app_name(raw: str) -> str | None:
-    """`raw` as a valid app name (itself when it already is one), or None."""
-    cached = _name_cache.get(raw, _MISSING)
-    if cached is not _MISSING:
-        return cached  # type: ignore[return-value]
-    if is_valid_app_name(raw):
-        name: str | None = raw
-    else:
-        fixed = _INVALID_RUN.sub("-", raw.lower()).strip("-")[:APP_NAME_MAX].rstrip("-")
-        name = fixed or None
-    if len(_name_cache) >= _NAME_CACHE_MAX:
-        _name_cache.clear()
-    _name_cache[raw] = name
-    return name
 
 
 class KnownApps:

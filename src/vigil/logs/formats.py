@@ -18,6 +18,7 @@ Akkeris log sessions (akkeris/logshuttle shuttle/session.go)::
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Iterable
 from typing import Final
 
 from .model import STDERR, LogLine
@@ -39,6 +40,25 @@ def format_akkeris(line: LogLine, *, space: str | None = None) -> str:
     """
     key = f"{line.app}-{space}" if space else line.app
     return f"{format_seconds_z(line.timestamp)} {key} {akkeris_tag(line)}: {line.message.strip()}"
+
+
+def format_akkeris_lines(lines: Iterable[LogLine]) -> str:
+    """`format_akkeris` of each line, each followed by LF, in one string: what a log session writes
+    for a batch. One pass; the time column is formatted once per second, not once per line."""
+    out: list[str] = []
+    append = out.append
+    last_sec = -1
+    stamp = ""
+    for line in lines:
+        sec = line.timestamp // 1_000_000
+        if sec != last_sec:
+            stamp, last_sec = format_seconds_z(line.timestamp), sec
+        source, instance = line.source, line.instance
+        if instance:
+            append(f"{stamp} {line.app} {source}[{instance}]: {line.message.strip()}\n")
+        else:
+            append(f"{stamp} {line.app} {source}: {line.message.strip()}\n")
+    return "".join(out)
 
 
 def cf_timestamp(us: int, tz: _dt.tzinfo = _dt.UTC) -> str:

@@ -88,3 +88,26 @@ def split_akkeris_app_key(key: str) -> tuple[str, str]:
     if not sep or not app or not space:
         raise ValueError(f"not an Akkeris app key (<app>-<space>): {key!r}")
     return app, space
+
+
+# Sources name the app in many ways (a syslog HOSTNAME, a Loggregator source_id), not all of them valid.
+_INVALID_RUN = re.compile(r"[^a-z0-9]+")
+_NAME_CACHE_MAX: Final = 100_000
+_name_cache: dict[str, str | None] = {}
+_MISSING = object()
+
+
+def app_name(raw: str) -> str | None:
+    """`raw` as a valid app name (itself when it already is one), or None."""
+    cached = _name_cache.get(raw, _MISSING)
+    if cached is not _MISSING:
+        return cached  # type: ignore[return-value]
+    if is_valid_app_name(raw):
+        name: str | None = raw
+    else:
+        fixed = _INVALID_RUN.sub("-", raw.lower()).strip("-")[:APP_NAME_MAX].rstrip("-")
+        name = fixed or None
+    if len(_name_cache) >= _NAME_CACHE_MAX:
+        _name_cache.clear()
+    _name_cache[raw] = name
+    return name

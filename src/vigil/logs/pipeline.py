@@ -8,9 +8,11 @@ per-batch work (a dict lookup per app, one publish per app) is spread over many 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from itertools import chain
 
 import msgspec
+import pyarrow as pa
 
 from vigil.broker.base import Broker, Subscription
 from vigil.logs.apps import KnownApps, app_name
@@ -40,6 +42,9 @@ class LogPipeline:
         self.broker = broker
         self.apps = apps
         self._valid: set[str] = set()
+        # Called with (app, lines) for every app group accepted, after the broker (the drain delivery
+        # channel). A tap must not wait nor keep a reference it then changes.
+        self.taps: list[Callable[[str, list[LogLine]], None]] = []
         self.accepted = 0
         self.no_app = 0  # lines whose app name had nothing usable in it
 
@@ -55,6 +60,13 @@ class LogPipeline:
                 groups[line.app] = [line]
             else:
                 group.append(line)
+        return self.accept_groups(groups, lines if isinstance(lines, list) else list(lines))
+
+    def accept_groups(self, groups: dict[str, list[LogLine]], whole: list[LogLine] | pa.Table | None = None) -> int:
+        """`accept` for lines already grouped by their app field (the syslog workers report them so):
+        the same rules, and no per-line work when every name is valid. `whole`, if given, holds every
+        line of the groups in one list or as Arrow columns (`columns.SCHEMA`), queued for history as
+        it is when no name needed mapping."""
         clean = True
         accepted = 0
         kept: list[list[LogLine]] = []
@@ -68,14 +80,19 @@ class LogPipeline:
                 group = [msgspec.structs.replace(line, app=app) for line in group]
             self.ring.extend(app, group)
             self.broker.publish(TOPIC_PREFIX + app, group)
+            for tap in self.taps:
+                tap(app, group)
             self.apps.note(app)
             accepted += len(group)
             kept.append(group)
-        if clean:
-            self.store.append(lines if isinstance(lines, list) else list(lines))
-        else:
-            for group in kept:
-                self.store.append(group)
+        if clean and isinstance(whole, pa.Table):
+            self.store.append_table(whole)
+        elif clean and whole is not None:
+            self.store.append(whole)
+        elif len(kept) == 1:
+            self.store.append(kept[0])
+        elif kept:
+            self.store.append(list(chain.from_iterable(kept)))  # one batch in the history queue
         self.accepted += accepted
         return accepted
 

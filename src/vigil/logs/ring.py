@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Sequence
+from itertools import chain
 from operator import attrgetter
 
 from vigil.logs.model import LogLine
@@ -26,10 +27,16 @@ def line_weight(line: LogLine) -> int:
 
 
 class _Ring:
-    __slots__ = ("bytes", "lines")
+    """One app's lines as the batches they came in (never changed: the same lists are queued for
+    history and handed to live readers), so keeping and evicting cost a little per batch rather
+    than per line."""
+
+    __slots__ = ("bytes", "chunks", "count", "weights")
 
     def __init__(self) -> None:
-        self.lines: deque[LogLine] = deque()
+        self.chunks: deque[Sequence[LogLine]] = deque()
+        self.weights: deque[int] = deque()  # each chunk's weight
+        self.count = 0
         self.bytes = 0
 
 
@@ -52,51 +59,78 @@ class RecentLines:
 
     @property
     def total_lines(self) -> int:
-        return sum(len(r.lines) for r in self._rings.values())
+        return sum(r.count for r in self._rings.values())
 
     @property
     def total_bytes(self) -> int:
         return sum(r.bytes for r in self._rings.values())
 
     def extend(self, app: str, lines: Sequence[LogLine]) -> None:
-        """Append lines of one app (in arrival order)."""
+        """Append lines of one app (in arrival order). The ring keeps a reference to `lines`: the
+        caller must not change it afterwards."""
+        if not lines:
+            return
         rings = self._rings
         ring = rings.get(app)
         if ring is None:
             ring = rings[app] = _Ring()
             if len(rings) > self.max_apps:
                 _, old = rings.popitem(last=False)
-                self.evicted += len(old.lines)
+                self.evicted += old.count
                 self.evicted_apps += 1
         else:
             rings.move_to_end(app)
-        dq = ring.lines
-        dq.extend(lines)
-        ring.bytes += sum(map(len, map(_message, lines))) + LINE_OVERHEAD * len(lines)
-        excess = len(dq) - self.max_lines
-        if excess > 0 or ring.bytes > self.max_bytes:
-            size = ring.bytes
-            evicted = 0
-            while dq and (excess > 0 or size > self.max_bytes):
-                size -= len(dq.popleft().message) + LINE_OVERHEAD
-                excess -= 1
-                evicted += 1
-            ring.bytes = size
-            self.evicted += evicted
+        weight = sum(map(len, map(_message, lines))) + LINE_OVERHEAD * len(lines)
+        ring.chunks.append(lines)
+        ring.weights.append(weight)
+        ring.count += len(lines)
+        ring.bytes += weight
+        if ring.count > self.max_lines or ring.bytes > self.max_bytes:
+            self._trim(ring)
+
+    def _trim(self, ring: _Ring) -> None:
+        chunks, weights = ring.chunks, ring.weights
+        evicted = 0
+        while chunks and (ring.count > self.max_lines or ring.bytes > self.max_bytes):
+            first, weight = chunks[0], weights[0]
+            lines_over = ring.count - self.max_lines
+            bytes_over = ring.bytes - self.max_bytes
+            if lines_over >= len(first) or bytes_over >= weight:
+                chunks.popleft()
+                weights.popleft()
+                cut, cut_weight = len(first), weight
+            else:  # just enough of the oldest chunk; a new list, as others may hold the old one
+                cut = max(lines_over, 0)
+                cut_weight = sum(map(len, map(_message, first[:cut]))) + LINE_OVERHEAD * cut
+                while cut_weight < bytes_over:
+                    cut_weight += line_weight(first[cut])
+                    cut += 1
+                chunks[0] = first[cut:]
+                weights[0] = weight - cut_weight
+            ring.count -= cut
+            ring.bytes -= cut_weight
+            evicted += cut
+        self.evicted += evicted
 
     def count(self, app: str) -> int:
         ring = self._rings.get(app)
-        return len(ring.lines) if ring else 0
+        return ring.count if ring else 0
 
     def last(self, app: str, n: int) -> list[LogLine]:
         """The newest `n` lines of `app`, oldest first."""
         ring = self._rings.get(app)
         if ring is None or n <= 0:
             return []
-        dq = ring.lines
-        if n >= len(dq):
-            return list(dq)
-        return [dq[i] for i in range(len(dq) - n, len(dq))]
+        parts: list[Sequence[LogLine]] = []
+        need = n
+        for chunk in reversed(ring.chunks):
+            if len(chunk) >= need:
+                parts.append(chunk[len(chunk) - need:])
+                break
+            parts.append(chunk)
+            need -= len(chunk)
+        parts.reverse()
+        return list(chain.from_iterable(parts))
 
     def last_of(self, apps: Iterable[str], n: int) -> list[LogLine]:
         """The newest `n` lines across `apps`, merged in time order (oldest first)."""

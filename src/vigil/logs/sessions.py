@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from vigil.errors import ParamsError, Unavailable
-from vigil.logs.formats import format_akkeris
+from vigil.logs.formats import format_akkeris_lines
 from vigil.logs.model import LogLine
 from vigil.logs.tail import Tail
 from vigil.storage import logs_tables as t
@@ -123,7 +123,7 @@ class LogSessions:
 
 
 def _text(lines: list[LogLine]) -> bytes:
-    return "".join(format_akkeris(line) + "\n" for line in lines).encode()
+    return format_akkeris_lines(lines).encode()
 
 
 async def akkeris_stream(tail: Tail, on_close: Any = None) -> AsyncIterator[bytes]:

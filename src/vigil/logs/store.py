@@ -1,6 +1,7 @@
 """Log history in the telemetry engine: bounded buffering in front of batched INSERTs, and reads.
 
-Ingest never waits on the engine. `append` only queues the lines; one task loads the queue into
+Ingest never waits on the engine. `append` only queues the lines (`append_table` queues lines that
+already are Arrow columns, as the syslog workers send them); one task loads the queue into
 the engine every `flush_interval` seconds or as soon as `flush_lines` are waiting, one INSERT per
 load. The queue holds at most `max_pending` lines and `max_pending_bytes` (messages plus a fixed
 overhead per line): beyond that the oldest are dropped and counted
@@ -26,14 +27,32 @@ from operator import attrgetter
 import numpy as np
 import pyarrow as pa
 
+from vigil.logs.columns import lines_columns, row_weights
 from vigil.logs.model import LogLine
 from vigil.logs.ring import LINE_OVERHEAD, line_weight
 from vigil.storage.telemetry import TelemetryError, TelemetryStore
 
 log = logging.getLogger(__name__)
 
-_TIME = pa.timestamp("us", tz="UTC")
 _message = attrgetter("message")
+Batch = list[LogLine] | pa.Table  # a queued batch: lines, or the same as Arrow columns
+
+
+def _concat(batches: list[Batch]) -> pa.Table:
+    """Queued batches as one table, in order; runs of LogLine batches are converted together."""
+    tables: list[pa.Table] = []
+    run: list[LogLine] = []
+    for batch in batches:
+        if isinstance(batch, pa.Table):
+            if run:
+                tables.append(lines_columns(run))
+                run = []
+            tables.append(batch)
+        else:
+            run.extend(batch)
+    if run:
+        tables.append(lines_columns(run))
+    return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,25 +60,6 @@ class SourceMeta:
     count: int
     oldest_us: int
     newest_us: int
-
-
-def lines_table(lines: Sequence[LogLine], seq0: int) -> pa.Table:
-    """The rows of `lines` as an Arrow table in the `logs` table's column order."""
-    n = len(lines)
-
-    def strings(field: str) -> pa.Array:
-        return pa.array(list(map(attrgetter(field), lines)), pa.string())
-
-    return pa.table({
-        "app": strings("app"),
-        "time": pa.array(np.fromiter(map(attrgetter("timestamp"), lines), np.int64, n), _TIME),
-        "seq": pa.array(np.arange(seq0, seq0 + n, dtype=np.uint64)),
-        "source": strings("source"),
-        "instance": strings("instance"),
-        "stream": strings("stream"),
-        "host": strings("host"),
-        "message": strings("message"),
-    })
 
 
 class LogStore:
@@ -74,7 +74,7 @@ class LogStore:
         self.flush_lines = flush_lines
         self.flush_interval = flush_interval
         self._on_flush = on_flush
-        self._pending: deque[list[LogLine]] = deque()
+        self._pending: deque[Batch] = deque()
         self._weights: deque[int] = deque()  # each pending batch's weight (line_weight summed)
         self._pending_lines = 0
         self._pending_bytes = 0
@@ -110,6 +110,20 @@ class LogStore:
         if self._pending_lines >= self.flush_lines:
             self._wake.set()
 
+    def append_table(self, table: pa.Table) -> None:
+        """`append` for lines already in `columns.SCHEMA` (the syslog workers build them)."""
+        if not table.num_rows:
+            return
+        weight = int(row_weights(table).sum())
+        self._pending.append(table)
+        self._weights.append(weight)
+        self._pending_lines += table.num_rows
+        self._pending_bytes += weight
+        if self._pending_lines > self.max_pending or self._pending_bytes > self.max_pending_bytes:
+            self._shed()
+        if self._pending_lines >= self.flush_lines:
+            self._wake.set()
+
     def _shed(self) -> None:
         pending, weights = self._pending, self._weights
         while pending and (self._pending_lines > self.max_pending or self._pending_bytes > self.max_pending_bytes):
@@ -120,6 +134,12 @@ class LogStore:
                 pending.popleft()
                 weights.popleft()
                 cut, cut_weight = len(first), weight
+            elif isinstance(first, pa.Table):  # the same cut, over the table's row weights
+                cumulative = np.cumsum(row_weights(first))
+                cut = max(lines_over, int(np.searchsorted(cumulative, bytes_over)) + 1 if bytes_over > 0 else 0)
+                cut_weight = int(cumulative[cut - 1]) if cut else 0
+                pending[0] = first.slice(cut)
+                weights[0] = weight - cut_weight
             else:  # cut just enough lines off the front of the oldest batch
                 cut = max(lines_over, 0)
                 cut_weight = sum(map(line_weight, first[:cut]))
@@ -157,15 +177,15 @@ class LogStore:
             count = self._pending_lines
             self._pending_lines = 0
             self._pending_bytes = 0
-            lines = batches[0] if len(batches) == 1 else [x for b in batches for x in b]
+            table = _concat(batches)
             started = time.perf_counter()
             try:
-                await self._insert(lines)
+                await self._insert(table)
             except TelemetryError as exc:
                 self.failures += 1
                 log.warning("log history INSERT of %d lines failed, will retry: %s", count, exc)
                 # Put them back in front of anything queued meanwhile; the bound still applies.
-                self._pending.appendleft(lines)
+                self._pending.appendleft(table)
                 self._weights.appendleft(weight)
                 self._pending_lines += count
                 self._pending_bytes += weight
@@ -175,16 +195,17 @@ class LogStore:
             if self._on_flush:
                 self._on_flush(count, time.perf_counter() - started)
 
-    async def _insert(self, lines: list[LogLine]) -> None:
-        table = lines_table(lines, self._seq)
+    async def _insert(self, table: pa.Table) -> None:
+        n = table.num_rows
+        table = table.append_column("seq", pa.array(np.arange(self._seq, self._seq + n, dtype=np.uint64)))
         now = time.time_ns() // 1000
         ts = table.column("time").cast(pa.int64()).to_numpy()
         keep = (ts >= now - self.retention_us) & (ts <= now + self.future_us)
         kept = int(keep.sum())
-        if kept != len(lines):
-            self.out_of_window += len(lines) - kept
+        if kept != n:
+            self.out_of_window += n - kept
             table = table.filter(pa.array(keep))
-        self._seq += len(lines)
+        self._seq += n
         await self.telemetry.insert_arrow("logs", table)
         self.stored += kept
 

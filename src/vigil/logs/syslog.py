@@ -514,6 +514,14 @@ def parse_rfc3164(frame: bytes, *, host: str = "", app: str | None = None, recei
     )
 
 
+def parse_frame(frame: bytes, host: str, received_us: int) -> LogLine:
+    """A frame off a syslog connection: RFC 5424 ("<PRI>1 ") or else BSD syslog, SD auto-detected.
+    The listeners' hot path: `parse_syslog` without its keyword handling."""
+    if frame.find(b">1 ", 2, 7) != -1:
+        return parse_rfc5424(frame, host=host, received_us=received_us)
+    return parse_rfc3164(frame, host=host, received_us=received_us)
+
+
 def parse_syslog(frame: bytes, *, host: str = "", app: str | None = None, received_us: int | None = None) -> LogLine:
     """Parse RFC 5424 or, when VERSION is not ``1``, RFC 3164. SD is auto-detected."""
     gt = frame.find(b">", 1, 5)

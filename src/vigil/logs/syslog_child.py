@@ -1,0 +1,412 @@
+"""A syslog worker process: reads the connections the server hands it, deframes and parses them.
+
+Run by the server (`syslog_workers.WorkerPool`) as `python -m vigil.logs.syslog_child CONFIG`.
+Why a process: deframing and parsing cost ~3 µs a line, most of the ingest work; on the server's
+event loop they capped syslog at one core and made live tails wait behind every read. Here they run
+beside the server, which only decodes the reports (msgpack straight into `LogLine` structs).
+
+- The server accepts each connection and passes its socket over `ctrl_fd` (see `syslog_wire`);
+  this process serves it to the end (TLS handshake included), then names it in a report's `closed`.
+- Lines are grouped by app and sent as one `Report` at the end of each event-loop turn (every read
+  that was ready), or as soon as `batch_lines` wait: big enough that the server's per-app work is
+  spread over many lines, small enough that a report is a few milliseconds of its time.
+- Bounded: a connection holds at most its read buffer and its deframer (`max_frame` + a few
+  bytes); the report channel holds at most `buffer_bytes` unsent. When the server does not keep
+  up, a report's lines are dropped and counted (`dropped`) instead of slowing the sources.
+- Ends cleanly with exit status 0 on `STOP` from the server, on SIGTERM, or when the server goes
+  away (its end of either socket closes): open connections are closed, their last lines reported.
+  SIGINT is ignored: a terminal's Ctrl-C reaches the server too, which then stops this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import ssl
+import sys
+import time
+from collections import deque
+from itertools import chain
+
+import msgspec
+
+from vigil.logs.columns import lines_columns, to_ipc
+from vigil.logs.framing import SyslogDeframer
+from vigil.logs.model import LogLine, app_name
+from vigil.logs.syslog import SyslogError, parse_frame
+from vigil.logs.syslog_wire import STOP, Report, ReportEncoder, unhand
+
+log = logging.getLogger(__name__)
+
+REPORT_BYTES = 4 * 1024 * 1024  # frames' bytes per report: bounds what the server decodes at once
+STOP_GRACE = 5.0  # seconds for open connections to close and the last report to be written
+
+
+class ChildConfig(msgspec.Struct):
+    ctrl_fd: int
+    data_fd: int
+    max_frame: int = 64 * 1024
+    read_size: int = 64 * 1024
+    batch_lines: int = 4096
+    buffer_bytes: int = 8 * 1024 * 1024
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    nice: int = 0  # added to this process's nice value
+
+
+def tls_context(cert: str, key: str) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+def _named(groups: dict[str, list[LogLine]]) -> tuple[dict[str, list[LogLine]], int]:
+    """`groups` keyed by valid app names (HOSTNAMEs mapped by `app_name`), and how many lines had
+    none. Per group, not per line: the names repeat."""
+    out: dict[str, list[LogLine]] = {}
+    no_app = 0
+    for raw, group in groups.items():
+        app = app_name(raw)
+        if app == raw:
+            have = out.get(app)
+            if have is None:
+                out[app] = group
+            else:
+                have.extend(group)
+        elif app is None:
+            no_app += len(group)
+        else:
+            renamed = [msgspec.structs.replace(line, app=app) for line in group]
+            have = out.get(app)
+            if have is None:
+                out[app] = renamed
+            else:
+                have.extend(renamed)
+    return out, no_app
+
+
+class _Conn(asyncio.BufferedProtocol):
+    __slots__ = ("bad", "big", "buffer", "conn_id", "deframer", "host", "transport", "view", "worker")
+
+    def __init__(self, worker: Worker, conn_id: int, host: str) -> None:
+        self.worker = worker
+        self.conn_id = conn_id
+        self.host = host
+        self.deframer = SyslogDeframer(worker.config.max_frame)
+        self.buffer = bytearray(worker.config.read_size)
+        self.view = memoryview(self.buffer)
+        self.transport: asyncio.BaseTransport | None = None
+        self.bad = 0  # the deframer's counters as last reported
+        self.big = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        self.worker.conns[self.conn_id] = self
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        deframer = self.deframer
+        frames = deframer.feed(self.view[:nbytes].tobytes())
+        if deframer.malformed != self.bad or deframer.oversized != self.big:
+            self._count()
+        if frames:
+            self.worker.parse(frames, self.host)
+
+    def _count(self) -> None:
+        deframer, worker = self.deframer, self.worker
+        worker.malformed += deframer.malformed - self.bad
+        worker.oversized += deframer.oversized - self.big
+        self.bad, self.big = deframer.malformed, deframer.oversized
+        worker.schedule()
+
+    def eof_received(self) -> bool | None:
+        return None  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        frames = self.deframer.close()
+        self._count()
+        if frames:
+            self.worker.parse(frames, self.host)
+        self.worker.ended(self.conn_id)
+
+
+class _Channel:
+    """Our end of the report stream, written without an asyncio transport: a transport writes on
+    the loop's next turn, so at most one socket buffer (as little as 208 KiB) per turn, less than a
+    busy turn parses. This one writes what the socket takes after every read (`pump`), and on the
+    socket's writable events while some is left. The server never writes to it: readable means it
+    went away."""
+
+    SOCKET_BUFFER = 1024 * 1024  # asked for; the kernel may give less (net.core.wmem_max)
+
+    def __init__(self, worker: Worker, sock: socket.socket) -> None:
+        self.worker = worker
+        self.sock = sock
+        sock.setblocking(False)
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.SOCKET_BUFFER)
+        self.queue: deque[memoryview] = deque()
+        self.size = 0  # bytes queued and not yet written
+        self.broken = False
+        self.idle = asyncio.Event()  # nothing left to write
+        self.idle.set()
+        self._writing = False
+        worker.loop.add_reader(sock.fileno(), self._on_readable)
+
+    def write(self, data: bytes | bytearray) -> None:
+        if self.broken:
+            return
+        self.queue.append(memoryview(data))
+        self.size += len(data)
+        self.idle.clear()
+        self.pump()
+
+    def pump(self) -> None:
+        queue, sock = self.queue, self.sock
+        while queue:
+            try:
+                n = sock.send(queue[0])
+            except (BlockingIOError, InterruptedError):
+                if not self._writing:
+                    self._writing = True
+                    self.worker.loop.add_writer(sock.fileno(), self.pump)
+                return
+            except OSError:
+                self._broken()
+                return
+            self.size -= n
+            if n == len(queue[0]):
+                queue.popleft()
+            else:
+                queue[0] = queue[0][n:]
+        self.idle.set()
+        if self._writing:
+            self._writing = False
+            self.worker.loop.remove_writer(sock.fileno())
+
+    def _on_readable(self) -> None:
+        try:
+            data = self.sock.recv(1)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._broken()
+
+    def _broken(self) -> None:
+        if not self.broken:
+            self.broken = True
+            self.queue.clear()
+            self.size = 0
+            self.idle.set()
+            self.worker.stop()
+
+    async def drain(self) -> None:
+        """Wait until everything queued is written (the caller bounds the wait)."""
+        await self.idle.wait()
+
+    def close(self) -> None:
+        loop = self.worker.loop
+        loop.remove_reader(self.sock.fileno())
+        if self._writing:
+            loop.remove_writer(self.sock.fileno())
+        self.sock.close()
+
+
+class Worker:
+    def __init__(self, config: ChildConfig) -> None:
+        self.config = config
+        self.loop = asyncio.get_running_loop()
+        self.ssl = tls_context(config.tls_cert, config.tls_key) if config.tls_cert and config.tls_key else None
+        self.ctrl = socket.socket(fileno=config.ctrl_fd)
+        self.ctrl.setblocking(False)
+        self.conns: dict[int, _Conn] = {}
+        self.starting: set[asyncio.Task[None]] = set()
+        self.encoder = ReportEncoder()
+        self.groups: dict[str, list[LogLine]] = {}
+        self.count = 0  # lines in `groups`
+        self.bytes = 0  # their frames' bytes
+        self.malformed = self.oversized = self.dropped = self.tls_failures = self.no_app = 0
+        self.closed: list[int] = []
+        self._scheduled = False
+        self._retry: asyncio.TimerHandle | None = None
+        self.stopping = asyncio.Event()
+        self.drained = asyncio.Event()  # set once stopping and no connection is left
+        self.out: _Channel | None = None
+
+    async def start(self) -> None:
+        sock = socket.socket(fileno=self.config.data_fd)
+        self.out = _Channel(self, sock)
+        self.loop.add_reader(self.ctrl.fileno(), self._on_ctrl)
+
+    # ------------------------------------------------------------------------------ connections
+
+    def _on_ctrl(self) -> None:
+        while True:
+            try:
+                msg, fds, _, _ = socket.recv_fds(self.ctrl, 1024, 4)
+            except BlockingIOError:
+                return
+            except OSError:
+                msg, fds = b"", []
+            if not msg or msg == STOP:
+                for fd in fds:
+                    socket.close(fd)
+                self.stop()
+                return
+            conn_id, host = unhand(msg)
+            for fd in fds:
+                task = self.loop.create_task(self._serve(socket.socket(fileno=fd), conn_id, host))
+                self.starting.add(task)
+                task.add_done_callback(self._started)
+
+    async def _serve(self, sock: socket.socket, conn_id: int, host: str) -> None:
+        try:
+            await self.loop.connect_accepted_socket(lambda: _Conn(self, conn_id, host), sock, ssl=self.ssl)
+        except (OSError, ssl.SSLError, TimeoutError) as exc:
+            # A failed TLS handshake or a peer that left at once: this connection only.
+            if self.ssl is not None:
+                self.tls_failures += 1
+            log.debug("syslog connection %d failed to start: %s", conn_id, exc)
+            sock.close()
+            self.ended(conn_id)
+
+    def _started(self, task: asyncio.Task[None]) -> None:
+        self.starting.discard(task)
+        self._check_drained()
+
+    def ended(self, conn_id: int) -> None:
+        self.conns.pop(conn_id, None)
+        self.closed.append(conn_id)
+        self.schedule()
+        self._check_drained()
+
+    def _check_drained(self) -> None:
+        if self.stopping.is_set() and not self.conns and not self.starting:
+            self.drained.set()
+
+    # ---------------------------------------------------------------------------------- reports
+
+    def parse(self, frames: list[bytes], host: str) -> None:
+        now = time.time_ns() // 1000
+        groups = self.groups
+        room = self.config.batch_lines - self.count
+        size = self.bytes
+        for frame in frames:
+            try:
+                line = parse_frame(frame, host, now)
+            except SyslogError:
+                self.malformed += 1
+                continue
+            group = groups.get(line.app)
+            if group is None:
+                groups[line.app] = [line]
+            else:
+                group.append(line)
+            room -= 1
+            size += len(frame)
+            # A report holds at most batch_lines lines and REPORT_BYTES of frames (+ the last frame).
+            if not room or size >= REPORT_BYTES:
+                self.count = self.config.batch_lines - room
+                self.flush()
+                groups = self.groups
+                room = self.config.batch_lines
+                size = 0
+        self.count = self.config.batch_lines - room
+        self.bytes = size
+        out = self.out
+        if out is not None and out.queue:
+            out.pump()  # hand the server more of what is waiting, between reads
+        if self.count:
+            self.schedule()
+
+    def schedule(self) -> None:
+        if not self._scheduled:
+            self._scheduled = True
+            self.loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        self._scheduled = False
+        out = self.out
+        if out is None or out.broken:
+            self.groups, self.count, self.bytes = {}, 0, 0  # the server is gone: nobody to report to
+            return
+        if out.size > self.config.buffer_bytes:
+            # The server is behind: these lines go (counted), the counters wait for room.
+            self.dropped += self.count
+            self.groups, self.count, self.bytes = {}, 0, 0
+            if self._retry is None:
+                self._retry = self.loop.call_later(0.1, self._retry_flush)
+            return
+        if not (self.count or self.malformed or self.oversized or self.dropped or self.tls_failures or self.closed
+                or self.no_app):
+            return
+        groups, no_app = _named(self.groups)
+        table = to_ipc(lines_columns(list(chain.from_iterable(groups.values())))) if groups else b""
+        report = Report(groups, table, no_app + self.no_app, self.malformed, self.oversized, self.dropped,
+                        self.tls_failures, self.closed)
+        self.groups, self.count, self.bytes, self.closed = {}, 0, 0, []
+        self.malformed = self.oversized = self.dropped = self.tls_failures = self.no_app = 0
+        out.write(self.encoder.frame(report))
+
+    def _retry_flush(self) -> None:
+        self._retry = None
+        self.flush()
+
+    # ------------------------------------------------------------------------------------- stop
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    async def run(self) -> None:
+        await self.start()
+        await self.stopping.wait()
+        self.loop.remove_reader(self.ctrl.fileno())
+        for task in list(self.starting):
+            task.cancel()
+        for conn in list(self.conns.values()):
+            if conn.transport is not None:
+                conn.transport.close()
+        deadline = self.loop.time() + STOP_GRACE
+        self._check_drained()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.drained.wait(), STOP_GRACE)
+        self.flush()
+        if self.out is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(0.1, deadline - self.loop.time())):
+                    await self.out.drain()
+            self.out.close()
+        self.ctrl.close()
+
+
+async def _main(config: ChildConfig) -> None:
+    worker = Worker(config)
+    worker.loop.add_signal_handler(signal.SIGTERM, worker.stop)
+    await worker.run()
+
+
+def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.basicConfig(level=logging.WARNING, format="syslog worker: %(levelname)s %(message)s")
+    config = msgspec.json.decode(argv[1], type=ChildConfig)
+    if config.nice:
+        os.nice(config.nice)
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency; plain asyncio works as well
+        asyncio.run(_main(config))
+    else:
+        uvloop.run(_main(config))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,88 @@
+"""What the syslog worker processes and the server say to each other.
+
+Server → worker, on a SOCK_SEQPACKET socket (message boundaries kept, so a handed-over socket
+travels with exactly its own message): `hand(conn_id, host)` with the accepted socket's descriptor
+attached, or `STOP`.
+
+Worker → server, on a stream socket: `Report` messages, msgpack (msgspec, array-like structs)
+behind a 4-byte big-endian length. A report carries the lines parsed since the last one, grouped
+by app (HOSTNAME mapped onto the app name rule, `model.app_name`), the same lines as Arrow columns
+for history (so the server's event loop does not build them), and the counters' increments since
+the last report, so lines and the counts about them arrive together.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Final
+
+import msgspec
+
+from vigil.logs.model import LogLine
+
+HEADER: Final = struct.Struct(">I")
+MAX_MESSAGE: Final = 1 << 30  # a length beyond this is a broken stream, not a message
+HAND: Final = struct.Struct(">Q")  # connection id; the peer's host follows as UTF-8
+STOP: Final = b"stop"
+
+
+class Report(msgspec.Struct, array_like=True, gc=False):
+    groups: dict[str, list[LogLine]]  # app name -> lines, in arrival order per connection
+    table: bytes = b""  # the same lines as Arrow columns (`columns.SCHEMA`, IPC stream), for history
+    no_app: int = 0  # lines dropped: their HOSTNAME had nothing usable as an app name
+    malformed: int = 0  # frames the deframer or the parser rejected
+    oversized: int = 0  # frames longer than the limit, skipped
+    dropped: int = 0  # lines parsed but not sent: the channel to the server was full
+    tls_failures: int = 0  # connections whose TLS handshake failed
+    closed: list[int] = []  # ids of connections that ended
+
+
+def hand(conn_id: int, host: str) -> bytes:
+    return HAND.pack(conn_id) + host.encode()
+
+
+def unhand(data: bytes) -> tuple[int, str]:
+    (conn_id,) = HAND.unpack_from(data)
+    return conn_id, data[HAND.size:].decode()
+
+
+class ReportEncoder:
+    def __init__(self) -> None:
+        self._enc = msgspec.msgpack.Encoder()
+
+    def frame(self, report: Report) -> bytearray:
+        buf = bytearray(HEADER.size)
+        self._enc.encode_into(report, buf, HEADER.size)
+        HEADER.pack_into(buf, 0, len(buf) - HEADER.size)
+        return buf
+
+
+class ReportReader:
+    """Bytes of the worker's stream in, whole reports out."""
+
+    def __init__(self) -> None:
+        self._dec = msgspec.msgpack.Decoder(Report)
+        self._buf = bytearray()
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buf)
+
+    def feed(self, data: bytes) -> list[Report]:
+        buf = self._buf
+        buf += data
+        out: list[Report] = []
+        pos, end = 0, len(buf)
+        with memoryview(buf) as view:  # released before the consumed bytes are cut off below
+            while end - pos >= HEADER.size:
+                (n,) = HEADER.unpack_from(view, pos)
+                if n > MAX_MESSAGE:
+                    raise ValueError("broken syslog worker channel: message too long")
+                start = pos + HEADER.size
+                if end - start < n:
+                    break
+                out.append(self._dec.decode(view[start:start + n]))
+                pos = start + n
+        if pos:
+            del buf[:pos]
+        return out
