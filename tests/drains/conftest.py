@@ -29,7 +29,7 @@ from vigil.logs.framing import SyslogDeframer
 # Short waits so that reconnects, retries and notices happen within a test.
 FAST = {"drain_backoff_min": 0.05, "drain_backoff_max": 0.2, "drain_connect_timeout": 2.0,
         "drain_write_timeout": 0.5, "drain_notice_interval": 0.2, "drain_http_linger": 0.02,
-        "drain_refresh": 0.3, "drain_http_timeout": 2.0}
+        "drain_refresh": 0.3, "drain_http_timeout": 2.0, "drain_stats_interval": 0.05}
 
 
 @pytest.fixture

@@ -216,3 +216,15 @@ async def test_a_drain_created_during_a_resync_keeps_running(vigil: Vigil) -> No
     _, drain, _ = await asyncio.gather(manager.resync(), manager.create("app", "web", {"url": "syslog://a.example"}),
                                        manager.resync())
     assert manager.workers[drain.id].running
+
+
+async def test_metrics_can_be_asked_for_by_name_without_every_drains_series(vigil: Vigil) -> None:
+    drain = await add_drain(vigil.client, "syslog://a.example.com")
+    assert (await vigil.client.post("/v1/logs", json=[{"app": "web", "message": "x"}])).status_code == 204
+    everything = (await vigil.client.get("/metrics")).text
+    assert f'vigil_log_drain_connected{{drain="{drain["id"]}"}}' in everything
+    r = await vigil.client.get("/metrics", params=[("name[]", "vigil_log_lines_total"),
+                                                   ("name[]", "vigil_log_drain_channel_lost_lines_total")])
+    assert r.status_code == 200
+    names = {line.split("{")[0].split(" ")[0] for line in r.text.splitlines() if not line.startswith("#")}
+    assert names == {"vigil_log_lines_total", "vigil_log_drain_channel_lost_lines_total"}

@@ -44,6 +44,7 @@ async def test_logplex_batches_headers_and_basic_auth(fast_vigil: Vigil, https_r
                         + logplex_frame(token, "<11>1 2023-11-14T22:13:20.5+00:00 worker worker.2 - oops\n"))
     assert len(parse_logplex_body(req.body, req.headers["logplex-msg-count"])) == 2
     worker = fast_vigil.services.drains.workers[drain["id"]]
+    await eventually(lambda: worker.stats.delivered == 2)
     assert (worker.stats.delivered, worker.stats.retries, worker.stats.rejected) == (2, 0, 0)
 
 

@@ -25,7 +25,8 @@ async def healthz(request: Request) -> Response:
 
 @endpoint(Access.READ, "GET /metrics")
 async def self_metrics(request: Request, principal: Principal) -> Response:
-    return Response(services(request).self_metrics.render(), media_type=CONTENT_TYPE)
+    names = request.query_params.getlist("name[]")
+    return Response(services(request).self_metrics.render(names or None), media_type=CONTENT_TYPE)
 
 
 routes = [

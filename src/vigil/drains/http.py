@@ -25,10 +25,9 @@ import httpx
 
 from vigil.config import Settings
 from vigil.drains.model import Drain
-from vigil.drains.worker import NETWORK_ERRORS, DrainWorker
+from vigil.drains.worker import NETWORK_ERRORS, DrainWorker, LineFeed
 from vigil.logs.logplex import CONTENT_TYPE, LogplexBatch, build_logplex_batches
 from vigil.logs.model import LogLine
-from vigil.logs.pipeline import LogPipeline
 
 try:
     _VERSION = importlib.metadata.version("vigil")
@@ -47,8 +46,8 @@ def retry_after(value: str | None) -> float | None:
 
 
 class HttpWorker(DrainWorker):
-    def __init__(self, drain: Drain, apps: Sequence[str], pipeline: LogPipeline, settings: Settings) -> None:
-        super().__init__(drain, apps, pipeline, settings)
+    def __init__(self, drain: Drain, apps: Sequence[str], feed: LineFeed, settings: Settings) -> None:
+        super().__init__(drain, apps, feed, settings)
         url = drain.url
         self.request_url = url.request_url
         self.auth = httpx.BasicAuth(url.username, url.password or "") if url.username is not None else None

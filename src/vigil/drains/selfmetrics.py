@@ -1,4 +1,5 @@
-"""Log drains in Vigil's own metrics (`/metrics`), read from each worker's counters at scrape time.
+"""Log drains in Vigil's own metrics (`/metrics`): each drain's counters as the delivery process last
+reported them (every `drain_stats_interval`), and the channel to that process.
 
 Series are labelled by drain id only: a URL may hold credentials, and the id is what the API shows.
 """
@@ -17,6 +18,16 @@ from vigil.drains.manager import DrainManager
 class DrainCollector(Collector):
     def __init__(self, drains: DrainManager) -> None:
         self.drains = drains
+
+    def describe(self) -> Iterator[Any]:
+        """The families without samples: `/metrics?name[]=…` then skips this collector unless asked."""
+        yield GaugeMetricFamily("vigil_log_drains", "")
+        for name in ("vigil_log_drain_lines", "vigil_log_drain_connect_failures", "vigil_log_drain_retries",
+                     "vigil_log_drain_notices", "vigil_log_drain_process_restarts",
+                     "vigil_log_drain_channel_lost_lines"):
+            yield CounterMetricFamily(name, "")
+        for name in ("vigil_log_drain_buffered_lines", "vigil_log_drain_connected", "vigil_log_drain_channel_bytes"):
+            yield GaugeMetricFamily(name, "")
 
     def collect(self) -> Iterator[Any]:
         workers = list(self.drains.workers.items())
@@ -44,3 +55,11 @@ class DrainCollector(Collector):
             retries.add_metric([drain_id], st.retries)
             notices.add_metric([drain_id], st.notices)
         yield from (lines, buffered, connected, failures, retries, notices)
+        process = self.drains.process
+        yield CounterMetricFamily("vigil_log_drain_process_restarts", "Times the drain delivery process was "
+                                  "restarted after it ended", value=process.restarts)
+        yield CounterMetricFamily("vigil_log_drain_channel_lost_lines", "Lines of apps with drains not handed to "
+                                  "the delivery process (its channel full, or the process down); the drains count "
+                                  "them as dropped", value=process.gapped)
+        yield GaugeMetricFamily("vigil_log_drain_channel_bytes", "Bytes waiting to be written to the delivery "
+                                "process", value=process.channel_bytes)

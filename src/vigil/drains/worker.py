@@ -1,9 +1,11 @@
-"""One drain at work: its own bounded buffer (a broker subscription), its own task, its own connection.
+"""One drain at work (in the delivery process, `child.py`): its own bounded buffer, its own task, its
+own connection.
 
-The buffer is the subscription: `drain_buffer_lines` (1,024, Logplex's drain buffer size) and
-`drain_buffer_bytes`, the oldest lines dropped when it is full. Publishing into it never waits, so a
-drain that is dead, slow or refusing costs ingest one queue append per line and nothing else; while
-the drain cannot send, its task does not read, and the buffer drops. Dropped lines are counted and
+The buffer (`buffer.DrainBuffer`, read through the `Subscription` interface) holds
+`drain_buffer_lines` (1,024, Logplex's drain buffer size) and `drain_buffer_bytes`, the oldest lines
+dropped when it is full. Handing lines to it never waits, so a drain that is dead, slow or refusing
+costs a few operations per chunk of lines and nothing else; while the drain cannot send, its task
+does not read, and the buffer drops. Dropped lines are counted and
 reported in the app's own log with Logplex's notice
 
     Error L10 (output buffer overflow): N messages dropped since 2024-05-01T12:00:00+00:00.
@@ -27,7 +29,7 @@ import ssl
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Protocol, cast
 
 from vigil.broker.base import Subscription
 from vigil.config import Settings
@@ -37,9 +39,18 @@ from vigil.drains.model import Drain
 from vigil.drains.tls import client_context
 from vigil.logs.logplex import overflow_notice
 from vigil.logs.model import LogLine
-from vigil.logs.pipeline import LogPipeline
 
 log = logging.getLogger(__name__)
+
+
+class LineFeed(Protocol):
+    """Where a worker's lines come from and where its notices go (`child.Feed` in the delivery process)."""
+
+    def subscribe(self, apps: Sequence[str] | None, capacity: int, max_bytes: int | None = None) -> Subscription:
+        ...
+
+    def accept(self, lines: Sequence[LogLine]) -> int:
+        ...
 
 # Errors that mean "this connection (attempt) failed": retried with backoff, never fatal.
 NETWORK_ERRORS = (OSError, ssl.SSLError, TimeoutError, EOFError)
@@ -64,11 +75,12 @@ def describe(exc: BaseException) -> str:
 class DrainWorker:
     """What every drain shares: the subscription, counters, the L10 notice and the task."""
 
-    def __init__(self, drain: Drain, apps: Sequence[str], pipeline: LogPipeline, settings: Settings) -> None:
+    def __init__(self, drain: Drain, apps: Sequence[str], feed: LineFeed, settings: Settings) -> None:
         self.drain = drain
-        self.pipeline = pipeline
+        self.feed = feed
         self.settings = settings
         self.apps = list(apps)
+        self._hurry = asyncio.Event()  # set at shutdown, and when the buffer is half full: no more linger
         self.sub: Subscription = self._subscribe(self.apps)
         self._old: Subscription | None = None  # the previous subscription after a change of apps
         self._dropped_before = 0  # lines dropped by earlier subscriptions
@@ -84,7 +96,10 @@ class DrainWorker:
 
     def _subscribe(self, apps: Sequence[str]) -> Subscription:
         s = self.settings
-        return self.pipeline.subscribe(apps, s.drain_buffer_lines, s.drain_buffer_bytes)
+        sub = self.feed.subscribe(apps, s.drain_buffer_lines, s.drain_buffer_bytes)
+        if hasattr(sub, "on_half_full"):
+            sub.on_half_full = self._hurry.set
+        return sub
 
     # ------------------------------------------------------------------------------------- lifecycle
 
@@ -109,6 +124,7 @@ class DrainWorker:
     async def finish(self, grace: float) -> None:
         """Take no new lines; deliver what is buffered, for up to `grace` seconds (shutdown)."""
         self._closing.set()
+        self._hurry.set()
         self.sub.close()  # a closed subscription still hands out what it holds, then ends the task
         if self._old is not None:
             self._old.close()
@@ -198,8 +214,10 @@ class DrainWorker:
         loop = asyncio.get_running_loop()
         since = loop.time() - self._last_batch
         if since < s.drain_linger and len(lines) < s.drain_buffer_lines:
-            with contextlib.suppress(TimeoutError):  # cut short at shutdown
-                await asyncio.wait_for(self._closing.wait(), s.drain_linger - since)
+            if not self._closing.is_set():
+                self._hurry.clear()
+            with contextlib.suppress(TimeoutError):  # cut short at shutdown, or when lines pile up
+                await asyncio.wait_for(self._hurry.wait(), s.drain_linger - since)
             more = await self.next_lines(s.drain_buffer_lines - len(lines), 0)
             if more:
                 lines += more
@@ -227,7 +245,7 @@ class DrainWorker:
         app = app or (self.apps[0] if self.apps else None)
         if app is None:
             return
-        self.pipeline.accept([overflow_notice(app, self._lost, self._lost_since)])
+        self.feed.accept([overflow_notice(app, self._lost, self._lost_since)])
         self.stats.notices += 1
         self._lost, self._lost_since, self._last_notice = 0, 0, now
 
@@ -314,8 +332,8 @@ class SyslogWorker(DrainWorker):
     what was in flight is lost, as with Loggregator and Logplex.
     """
 
-    def __init__(self, drain: Drain, apps: Sequence[str], pipeline: LogPipeline, settings: Settings) -> None:
-        super().__init__(drain, apps, pipeline, settings)
+    def __init__(self, drain: Drain, apps: Sequence[str], feed: LineFeed, settings: Settings) -> None:
+        super().__init__(drain, apps, feed, settings)
         self.framer = SyslogFramer(drain.token)
         self._conn: _StreamProtocol | None = None
         self._ssl: ssl.SSLContext | None = None
@@ -425,8 +443,8 @@ class _DatagramProtocol(asyncio.DatagramProtocol):
 class UdpWorker(DrainWorker):
     """syslog+udp://: one RFC 5424 message per datagram (RFC 5426), at most `drain_udp_max_bytes`."""
 
-    def __init__(self, drain: Drain, apps: Sequence[str], pipeline: LogPipeline, settings: Settings) -> None:
-        super().__init__(drain, apps, pipeline, settings)
+    def __init__(self, drain: Drain, apps: Sequence[str], feed: LineFeed, settings: Settings) -> None:
+        super().__init__(drain, apps, feed, settings)
         self.framer = SyslogFramer(drain.token)
         self._transport: asyncio.DatagramTransport | None = None
         self._protocol: _DatagramProtocol | None = None

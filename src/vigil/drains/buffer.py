@@ -1,0 +1,253 @@
+"""A drain's own bounded buffer, and the hub that hands every app's lines to its drains' buffers.
+
+This runs in the delivery process (`child.py`). Lines arrive in chunks: one per app per message from
+the main process, shared by every drain of that app. A buffer holds references to chunks (with an
+offset into the first), so handing a chunk to a drain, and dropping the oldest lines of a drain that
+cannot keep up, cost a few operations per chunk whatever its size: a dead drain costs nothing per
+line. The limits are Logplex's: at most `capacity` lines (1,024) and `max_bytes` of weight (a line
+weighs its message + LINE_OVERHEAD); beyond them the *oldest* lines are dropped and counted, and
+`take_dropped` tells the drain how many and since when (the L10 notice).
+
+`DrainBuffer` has the `Subscription` interface of `vigil.broker.base`, so the drain workers read it
+as they would read a broker subscription.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from bisect import bisect_left
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from itertools import accumulate
+from operator import attrgetter
+
+from vigil.logs.model import LogLine
+from vigil.logs.ring import LINE_OVERHEAD
+
+_message = attrgetter("message")
+
+
+class Chunk:
+    """Consecutive lines of one app and their weight. The running total of the weights (for drops
+    and reads that cut a chunk) is made only when something cuts it."""
+
+    __slots__ = ("_cum", "lines", "weight")
+
+    def __init__(self, lines: Sequence[LogLine]) -> None:
+        self.lines = lines
+        self.weight = sum(map(len, map(_message, lines))) + LINE_OVERHEAD * len(lines)
+        self._cum: list[int] | None = None
+
+    @property
+    def cum(self) -> list[int]:
+        """cum[i] = the weight of lines[:i]."""
+        if self._cum is None:
+            self._cum = list(accumulate((len(line.message) + LINE_OVERHEAD for line in self.lines), initial=0))
+        return self._cum
+
+    def weigh(self, start: int, end: int) -> int:
+        if start == 0 and end == len(self.lines):
+            return self.weight
+        cum = self.cum
+        return cum[end] - cum[start]
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+class DrainBuffer:
+    __slots__ = ("_chunks", "_closed", "_drop_since", "_dropped_pending", "_event", "_hub", "_len", "bytes",
+                 "capacity", "delivered", "dropped", "last_read", "max_bytes", "on_half_full", "stalled", "topics")
+
+    def __init__(self, hub: LineHub | None, topics: frozenset[str], capacity: int, max_bytes: int | None) -> None:
+        if capacity < 1 or (max_bytes is not None and max_bytes < 1):
+            raise ValueError("capacity and max_bytes must be positive")
+        self._hub = hub
+        self.topics: frozenset[str] | None = topics
+        self.capacity = capacity
+        self.max_bytes = max_bytes
+        self._chunks: deque[list] = deque()  # [Chunk, offset of its first unread line]
+        self._len = 0
+        self.bytes = 0
+        self._event = asyncio.Event()
+        self._closed = False
+        self.delivered = 0
+        self.dropped = 0
+        self._dropped_pending = 0
+        self._drop_since = 0
+        # Called when a push leaves the buffer at least half full (by lines or bytes): a drain that
+        # lingers to gather lines writes now instead of dropping them.
+        self.on_half_full: Callable[[], None] | None = None
+        self.last_read = time.monotonic()  # when the drain last took lines: is it consuming?
+        self.stalled = False  # found not reading by LineHub.busy; cleared by the next read
+
+    def push(self, chunk: Chunk) -> None:
+        n = len(chunk.lines)
+        if not n or self._closed:
+            return
+        self._chunks.append([chunk, 0])
+        self._len += n
+        self.bytes += chunk.weight
+        if self._len > self.capacity or (self.max_bytes is not None and self.bytes > self.max_bytes):
+            self._trim()
+        self._event.set()
+        if self.half_full:
+            if self.on_half_full is not None:
+                self.on_half_full()
+            if self._hub is not None and not self.stalled:
+                self._hub.filling.add(self)
+
+    @property
+    def half_full(self) -> bool:
+        return 2 * self._len >= self.capacity or (self.max_bytes is not None and 2 * self.bytes >= self.max_bytes)
+
+    def _trim(self) -> None:
+        """Drop the oldest lines until both limits hold: whole chunks at once, at most one cut."""
+        chunks, max_bytes = self._chunks, self.max_bytes
+        dropped = 0
+        while chunks:
+            over_lines = self._len - self.capacity
+            over_bytes = self.bytes - max_bytes if max_bytes is not None else 0
+            if over_lines <= 0 and over_bytes <= 0:
+                break
+            entry = chunks[0]
+            chunk, off = entry
+            avail = len(chunk.lines) - off
+            k = max(over_lines, 0)
+            if over_bytes > 0:  # the fewest lines from the front whose weight covers the excess
+                cum = chunk.cum
+                k = max(k, bisect_left(cum, cum[off] + over_bytes, off) - off)
+            k = min(k, avail)
+            weight = chunk.weigh(off, off + k)
+            if k == avail:
+                chunks.popleft()
+            else:
+                entry[1] = off + k
+            self._len -= k
+            self.bytes -= weight
+            dropped += k
+        self.count_dropped(dropped)
+
+    def count_dropped(self, n: int, since: int = 0) -> None:
+        """Count `n` lines lost for this drain (dropped here, or before they reached it) since `since`
+        (µs; 0: now)."""
+        if n <= 0:
+            return
+        if not self._dropped_pending:
+            self._drop_since = since or now_us()
+        elif since:
+            self._drop_since = min(self._drop_since, since)
+        self._dropped_pending += n
+        self.dropped += n
+
+    @property
+    def pending(self) -> int:
+        return self._len
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def get(self, max_items: int, wait: float | None = None) -> list[LogLine]:
+        if not self._len and not self._closed:
+            self._event.clear()
+            try:
+                if wait is None:
+                    await self._event.wait()
+                else:
+                    await asyncio.wait_for(self._event.wait(), wait)
+            except TimeoutError:
+                return []
+        out: list[LogLine] = []
+        chunks = self._chunks
+        want = min(max_items, self._len)
+        while want > 0:
+            entry = chunks[0]
+            chunk, off = entry
+            lines = chunk.lines
+            avail = len(lines) - off
+            take = min(avail, want)
+            if off == 0 and take == avail:
+                out.extend(lines)
+            else:
+                out.extend(lines[off:off + take])
+            self.bytes -= chunk.weigh(off, off + take)
+            if take == avail:
+                chunks.popleft()
+            else:
+                entry[1] = off + take
+            want -= take
+            self._len -= take
+        self.delivered += len(out)
+        self.last_read = time.monotonic()
+        self.stalled = False
+        return out
+
+    def take_dropped(self) -> tuple[int, int]:
+        pending, since = self._dropped_pending, self._drop_since
+        self._dropped_pending = 0
+        return pending, since
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            if self._hub is not None:
+                self._hub.remove(self)
+            self._event.set()
+
+
+class LineHub:
+    """App → the buffers of the drains that deliver its lines (a site drain's buffer is under every
+    member app)."""
+
+    def __init__(self) -> None:
+        self._by_app: dict[str, list[DrainBuffer]] = {}
+        self.filling: set[DrainBuffer] = set()  # buffers at least half full (kept up to date lazily)
+
+    def busy(self, stalled_after: float) -> bool:
+        """True while a drain that is still taking lines (it read within `stalled_after` seconds) has its
+        buffer at least half full: more lines now would overflow a drain that can keep up. Drains
+        that do not read (dead, refusing, reconnecting) do not count."""
+        if not self.filling:
+            return False
+        now = time.monotonic()
+        for buf in list(self.filling):
+            if buf.closed or not buf.half_full:
+                self.filling.discard(buf)
+            elif now - buf.last_read < stalled_after:
+                return True
+            else:  # a dead drain: not looked at again (nor re-added by pushes) until it reads
+                buf.stalled = True
+                self.filling.discard(buf)
+        return False
+
+    def subscribe(self, apps: Iterable[str], capacity: int, max_bytes: int | None = None) -> DrainBuffer:
+        buf = DrainBuffer(self, frozenset(apps), capacity, max_bytes)
+        for app in buf.topics or ():
+            self._by_app.setdefault(app, []).append(buf)
+        return buf
+
+    def remove(self, buf: DrainBuffer) -> None:
+        self.filling.discard(buf)
+        for app in buf.topics or ():
+            bufs = self._by_app.get(app)
+            if bufs is not None and buf in bufs:
+                bufs.remove(buf)
+                if not bufs:
+                    del self._by_app[app]
+
+    def publish(self, app: str, lines: Sequence[LogLine]) -> None:
+        """Hand `lines` of `app` to the buffers of its drains: one chunk, shared."""
+        bufs = self._by_app.get(app)
+        if bufs:
+            chunk = Chunk(lines)
+            for buf in bufs:
+                buf.push(chunk)
+
+    def gap(self, app: str, count: int, since: int) -> None:
+        """`count` lines of `app` were lost before they reached this process: every drain of the app
+        counts them as dropped (and reports them with its next L10 notice)."""
+        for buf in self._by_app.get(app, ()):
+            buf.count_dropped(count, since)
