@@ -103,6 +103,10 @@ class Settings:
     syslog_tls_key: str | None = None
     log_max_connections: int = 1_000  # syslog connections and gRPC streams, each
     log_max_line_bytes: int = 64 * 1024  # longer syslog frames are skipped; longer lines truncated
+    log_syslog_workers: int = 2  # processes that read and parse syslog connections; 0: the event loop does
+    log_syslog_batch_lines: int = 4_096  # a worker reports at least this often (lines)
+    log_syslog_worker_bytes: int = 8 * 1024 * 1024  # a worker's unsent reports; beyond it lines are dropped
+    log_syslog_worker_nice: int = 10  # workers yield the CPU to the server's event loop (0..19 added)
     log_retention: int = 6 * 3_600  # history in the telemetry engine
     log_recent_lines: int = 1_000  # per app, in memory
     log_recent_bytes: int = 1024 * 1024  # per app, in memory
@@ -147,6 +151,10 @@ class Settings:
     drain_udp_max_bytes: int = 8_192  # longer syslog+udp messages are cut
     drain_ca_file: str | None = None  # PEM certificates trusted by every TLS drain, besides the system's
     drain_ca_max_bytes: int = 64 * 1024  # a drain's own tls_ca
+    drain_channel_bytes: int = 64 * 1024 * 1024  # unwritten lines to the delivery process; beyond: not sent, counted
+    drain_feed_lines: int = 65_536  # lines of drained apps handed over per event-loop turn; beyond: counted
+    drain_stats_interval: float = 1.0  # the delivery process reports every drain's counters this often
+    drain_process_nice: int = 10  # the delivery process's nice value: ingest has the CPU first (0: same as the server)
 
     # Alerts (docs/alerts.md): the SMTP server `mail` services send through, and the evaluator's bounds.
     smtp_host: str | None = None  # unset: `mail` deliveries fail (visibly, in the alert's status)
@@ -320,6 +328,10 @@ def _check_logs(s: Settings) -> None:
         raise ConfigError("listeners must be on, off or ephemeral")
     if s.log_tail_linger < 0:
         raise ConfigError("log_tail_linger must not be negative")
+    if s.log_syslog_workers < 0:
+        raise ConfigError("log_syslog_workers must not be negative")
+    if not 0 <= s.log_syslog_worker_nice <= 19:
+        raise ConfigError("log_syslog_worker_nice must be between 0 and 19")
     if bool(s.syslog_tls_cert) != bool(s.syslog_tls_key):
         raise ConfigError("syslog_tls_cert and syslog_tls_key go together")
     for name in ("log_max_connections", "log_max_line_bytes", "log_retention", "log_recent_lines",
@@ -327,7 +339,7 @@ def _check_logs(s: Settings) -> None:
                  "log_subscriber_lines", "log_subscriber_bytes", "log_pending_bytes", "log_session_ttl",
                  "log_sessions_max", "log_tails_max", "log_sse_heartbeat",
                  "log_read_max_apps", "logplex_frame_ids", "log_metrics_pending", "build_max_lines", "builds_per_app",
-                 "site_max_apps", "log_name_cache"):
+                 "site_max_apps", "log_name_cache", "log_syslog_batch_lines", "log_syslog_worker_bytes"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{name} must be positive")
 
@@ -363,9 +375,12 @@ def _check_drains(s: Settings) -> None:
     for name in ("drains_per_app", "drains_max", "drain_buffer_lines", "drain_buffer_bytes",
                  "drain_write_buffer_bytes", "drain_connect_timeout", "drain_write_timeout", "drain_backoff_min",
                  "drain_notice_interval", "drain_refresh", "drain_http_batch_bytes", "drain_http_timeout",
-                 "drain_http_attempts", "drain_http_response_bytes", "drain_ca_max_bytes"):
+                 "drain_http_attempts", "drain_http_response_bytes", "drain_ca_max_bytes", "drain_channel_bytes",
+                 "drain_feed_lines", "drain_stats_interval"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{name} must be positive")
+    if not 0 <= s.drain_process_nice <= 19:
+        raise ConfigError("drain_process_nice must be between 0 and 19")
     if s.drain_backoff_max < s.drain_backoff_min:
         raise ConfigError("drain_backoff_max must be at least drain_backoff_min")
     if s.drain_http_linger < 0 or s.drain_linger < 0:

@@ -307,7 +307,8 @@ async def test_series_index_evicts_least_recently_used_metrics(start_vigil) -> N
     index = vigil.services.series_index
     assert index.held == 3 and list(index._metrics) == ["second"]
     # New series of a held metric are announced by the ingest path before its 202.
-    await vigil.post_measurements({"measurements": [{"name": "second", "value": 9, "time": T0, "tags": {"host": "h9"}}]})
+    await vigil.post_measurements({"measurements": [{"name": "second", "value": 9, "time": T0,
+                                                     "tags": {"host": "h9"}}]})
     assert index.held == 4
     assert hosts(await query(vigil, "second")) == ["h0", "h1", "h2", "h9"]
     assert hosts(await query(vigil, "first")) == ["h0", "h1", "h2"]

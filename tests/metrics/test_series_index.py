@@ -7,8 +7,8 @@ import asyncio
 import random
 
 import pytest
-
 from tests.conftest import Vigil
+
 from vigil.metrics.series_index import MetricSeries
 from vigil.metrics.tagfilter import EVERYTHING, Absent, And, Has, Match, Not, Or, TagFilter, matches
 

@@ -210,6 +210,8 @@ def test_a_token_deactivated_in_use_returns_to_sign_in(page: Any, web_server: Se
     created = admin.post("/v1/api_tokens", json={"name": "short-lived", "role": "viewer"}).json()
     sign_in(page, web_server, token=created["token"], then=f"spaces/{board['space']}")
     wait_drawn(page, board["requests"])
+    # "Refresh now" during the first load joins it (its requests went out with the token still active).
+    page.wait_for_selector(".refresh-status:has-text('Last updated')")
     token_id = created["href"].rsplit("/", 1)[1]
     assert admin.put(f"/v1/api_tokens/{token_id}", json={"active": False}).status_code == 200
     page.click("button:has-text('Refresh now')")

@@ -8,7 +8,6 @@ group_by function across the series of each group.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import time
@@ -167,6 +166,7 @@ class Stream:
     times: np.ndarray
     values: np.ndarray
     fields: dict[str, np.ndarray] = field(default_factory=dict)  # summary_function=all
+    position: int = 0  # of its group among those read together
 
 
 @dataclass
@@ -274,11 +274,12 @@ class MeasurementReader:
                    shared_tags: bool = False) -> Page:
         """From candidate position `query.offset` on, the next `page_size` streams that have points.
 
-        The candidates are the streams the filter selects, in output order. The page is read from the
-        next `page_size` of them while the engine says which series have points at all; usually every
-        candidate has, and the page is done in that one round trip; otherwise the page is completed from
-        the later candidates with points. A group's stream shows its group_by tags, or with `shared_tags`
-        every tag its member series with points share (what a composite aggregate keeps)."""
+        The candidates are the streams the filter selects, in output order. One statement reads the
+        next `page_size` of them and one more, the probe: when every candidate has points (the usual
+        case) the page is full and the probe tells whether a next page exists, in that one round trip.
+        Otherwise the engine is asked which later candidates have points, and the page is completed
+        from them. A group's stream shows its group_by tags, or with `shared_tags` every tag its
+        member series with points share (what a composite aggregate keeps)."""
         window = query.window
         await self.sync()
         sources = tiers.plan(self.tiers, window.start, window.end, window.resolution, int(time.time()),
@@ -287,34 +288,46 @@ class MeasurementReader:
         first = query.offset
         chosen = groups[first:first + page_size]
         rest = groups[first + page_size:]
-        everything = selection.everything and len(chosen) == len(groups)
-        reading = self._read(metric, query, sources, chosen, everything, selection if shared_tags else None)
+        shared = selection if shared_tags else None
         if checked or not rest:
-            streams = await reading
+            everything = selection.everything and len(chosen) == len(groups)
+            streams = await self._read(metric, query, sources, chosen, everything, shared)
             return Page(streams, window.resolution, first + page_size if rest else None, window, _inputs(chosen))
-        later = np.concatenate([members for _, members in rest])
-        named = len(later) <= _NAMED_LIMIT
-        if named:
-            streams, more = await asyncio.gather(
-                reading, samples.any_active(self.store, metric.key, sources, later))
-            if len(streams) == page_size or not more:
-                return Page(streams, window.resolution, first + page_size if more else None, window,
-                            _inputs(chosen))
-        else:
-            streams = await reading
+        streams = await self._read(metric, query, sources, chosen + rest[:1], False, shared)
+        probed = bool(streams) and streams[-1].position == len(chosen)
+        if probed:
+            streams.pop()
+        if len(streams) == page_size:
+            more = probed or await self._any_later(metric, sources, rest[1:])
+            return Page(streams, window.resolution, first + page_size if more else None, window, _inputs(chosen))
         # Some candidates had no points: complete the page from the later candidates that have.
-        with_points = set((await samples.active_series(self.store, metric.key, sources,
-                                                       later if named else None)).tolist())
-        later_groups = [i for i, (_, members) in enumerate(rest) if not with_points.isdisjoint(members.tolist())]
+        later = await self._later_with_points(metric, sources, rest)
         missing = page_size - len(streams)
-        next_offset = first + page_size if later_groups else None
-        if missing > 0 and later_groups:
-            extra = [rest[i] for i in later_groups[:missing]]
-            streams += await self._read(metric, query, sources, extra, False, selection if shared_tags else None)
+        next_offset = first + page_size if later else None
+        if later:
+            extra = [rest[i] for i in later[:missing]]
+            streams += await self._read(metric, query, sources, extra, False, shared)
             chosen = chosen + extra
-            more = len(later_groups) > missing
-            next_offset = first + page_size + later_groups[missing - 1] + 1 if more else None
+            next_offset = None if len(later) <= missing else first + page_size + later[missing - 1] + 1
         return Page(streams, window.resolution, next_offset, window, _inputs(chosen))
+
+    async def _any_later(self, metric: Metric, sources: list[samples.Source], later: list[_Group]) -> bool:
+        """Whether any of these candidates has a point in the sources."""
+        if not later:
+            return False
+        ids = np.concatenate([members for _, members in later])
+        if len(ids) > _NAMED_LIMIT:
+            return bool(await self._later_with_points(metric, sources, later))
+        return await samples.any_active(self.store, metric.key, sources, ids)
+
+    async def _later_with_points(self, metric: Metric, sources: list[samples.Source],
+                                 later: list[_Group]) -> list[int]:
+        """Positions of the candidates that have a point in the sources."""
+        ids = np.concatenate([members for _, members in later])
+        found = await samples.active_series(self.store, metric.key, sources,
+                                            ids if len(ids) <= _NAMED_LIMIT else None)
+        with_points = set(found.tolist())
+        return [i for i, (_, members) in enumerate(later) if not with_points.isdisjoint(members.tolist())]
 
     async def _candidates(self, metric: Metric, query: MeasurementQuery, sources: list[samples.Source],
                           shared_tags: bool) -> tuple[Selection, list[_Group], bool]:
@@ -378,10 +391,10 @@ class MeasurementReader:
         ids = np.concatenate([members for _, members in chosen]) if chosen else np.array([], dtype=np.uint64)
         per_series = await self._series_values(metric, query, sources, ids)
         streams = []
-        for tags, members in chosen:
+        for position, (tags, members) in enumerate(chosen):
             stream = per_series.get(int(members[0]))
             if stream is not None:
-                stream.tags = tags
+                stream.tags, stream.position = tags, position
                 streams.append(stream)
         return streams
 
@@ -390,11 +403,11 @@ class MeasurementReader:
         ids = np.concatenate([members for _, members in chosen]) if chosen else np.array([], dtype=np.uint64)
         per_series = await self._derivatives(metric, query, sources, ids)
         streams = []
-        for tags, members in chosen:
+        for position, (tags, members) in enumerate(chosen):
             present = [per_series[sid] for sid in members.tolist() if sid in per_series]
             if present:
                 stream = _combine(query.group_function or "sum", present)
-                stream.tags = tags
+                stream.tags, stream.position = tags, position
                 streams.append(stream)
         return streams
 
@@ -415,7 +428,8 @@ class MeasurementReader:
         g = table.column("g").to_numpy()
         times = table.column("t").to_numpy().astype(np.int64)
         values = table.column("value").to_numpy().astype(np.float64)
-        streams = [Stream(chosen[index][0], times[lo:hi], values[lo:hi]) for index, lo, hi in _runs(g)]
+        streams = [Stream(chosen[index][0], times[lo:hi], values[lo:hi], position=index)
+                   for index, lo, hi in _runs(g)]
         if shared is not None and with_points is not None:
             self._retag(query, streams, _kept(shared, np.isin(shared.ids, with_points)))
         return streams
