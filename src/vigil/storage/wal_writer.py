@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable
 from typing import Generic, TypeVar
@@ -41,7 +42,7 @@ Answer = TypeVar("Answer")
 Observer = Callable[[pa.Table], None]
 
 
-class GroupCommitWriter(Generic[Item, Answer]):
+class GroupCommitWriter(ABC, Generic[Item, Answer]):
     """`noun` names the rows in messages ("measurements"); `observed` is the table observers get;
     `dedup_token` is a format string with `{segment}` and `{table}`, stable across versions because
     it decides whether a replayed segment is dropped as already loaded."""
@@ -79,9 +80,9 @@ class GroupCommitWriter(Generic[Item, Answer]):
 
     # -- what a writer defines ----------------------------------------------------------------------
 
+    @abstractmethod
     def _prepare(self, items: list[Item]) -> tuple[dict[str, pa.Table], list[Answer]]:
         """The tables to append for these items (in arrival order) and each item's answer."""
-        raise NotImplementedError
 
     def _abandon(self) -> None:
         """The append of the last prepared items failed: undo what `_prepare` assigned."""
