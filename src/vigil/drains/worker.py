@@ -27,6 +27,7 @@ import math
 import socket
 import ssl
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, cast
@@ -72,7 +73,7 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-class DrainWorker:
+class DrainWorker(ABC):
     """What every drain shares: the subscription, counters, the L10 notice and the task."""
 
     def __init__(self, drain: Drain, apps: Sequence[str], feed: LineFeed, settings: Settings) -> None:
@@ -147,11 +148,13 @@ class DrainWorker:
         finally:
             self.stats.connected = False
 
+    @abstractmethod
     async def run(self) -> None:
-        raise NotImplementedError
+        """Deliver until closed (each transport's own loop)."""
 
+    @abstractmethod
     async def disconnect(self) -> None:
-        """Drop the connection, if any (subclasses)."""
+        """Drop the connection, if any."""
 
     # -------------------------------------------------------------------------------------- reading
 
