@@ -39,6 +39,7 @@ class Settings:
     max_pending_wait: float = 30.0  # how long a request waits for room before it gets a 503
     series_cache_limit: int = 2_000_000
     series_index_limit: int = 1_000_000  # series held in memory for tag filters (docs/architecture.md)
+    recent_samples_rows: int = 2_000_000  # newest measurements held in memory for queries (~80 bytes each); 0: off
 
     # Queries.
     rollup_interval: float = 30.0
@@ -400,6 +401,8 @@ def _check(s: Settings) -> None:
     for name in ("port", "syslog_port", "grpc_port"):
         if not 0 <= getattr(s, name) <= 65535:
             raise ConfigError(f"{name} must be a TCP port (0-65535)")
+    if s.recent_samples_rows < 0:
+        raise ConfigError("recent_samples_rows must not be negative")
     for name in ("raw_retention", "rollup_1m_retention", "rollup_1h_retention", "max_body_bytes",
                  "flush_rows", "flush_interval", "max_pending_rows", "rate_limit_std", "rate_limit_agg",
                  "rate_limit_window", "max_measurements_per_request", "max_query_series", "max_query_points",

@@ -31,7 +31,9 @@ from vigil.metrics.composer import Composer
 from vigil.metrics.composite import Limits
 from vigil.metrics.ingest import Ingestor, SampleBatch
 from vigil.metrics.query import MeasurementReader
+from vigil.metrics.recent import RecentSamples
 from vigil.metrics.rollup import Rollups
+from vigil.metrics.samples import latest_sample_time
 from vigil.metrics.series_index import SeriesIndex
 from vigil.metrics.tiers import Tier
 from vigil.metrics.writer import SCHEMAS, SampleWriter
@@ -77,7 +79,8 @@ class Services:
                                    max_pending_rows=settings.max_pending_rows,
                                    wait_timeout=settings.max_pending_wait,
                                    on_flush=self._flushed, on_failure=self._write_failed)
-        self.series_index = SeriesIndex(self.telemetry, settings.series_index_limit)
+        self.series_index = SeriesIndex(self.telemetry, settings.series_index_limit, self.writer.sync)
+        self.recent = RecentSamples(settings.recent_samples_rows, settings.raw_retention)
         self.ingestor = Ingestor(self.catalog, self._write_samples, past_window=settings.accepted_past,
                                  future_window=settings.future_window,
                                  max_measurements=settings.max_measurements_per_request,
@@ -89,7 +92,8 @@ class Services:
                     Tier(60, "rollup_60", settings.rollup_1m_retention),
                     Tier(1, "samples", settings.raw_retention)],
             watermark=self._rollup_watermark,
-            max_series=settings.max_query_series, max_points=settings.max_query_points, index=self.series_index)
+            max_series=settings.max_query_series, max_points=settings.max_query_points, index=self.series_index,
+            recent=self.recent)
         self.composer = Composer(self.reader, self.catalog,
                                  Limits(max_series=settings.max_query_series, max_points=settings.max_query_points))
         self.reader.composites = self.composer.read_persisted
@@ -158,6 +162,8 @@ class Services:
         self.self_metrics.series_cache.set_function(lambda: self.ingestor.cached_series)
         self.writer.observe(self.rollups.mark)
         await self.writer.recover()
+        self.recent.start(await latest_sample_time(self.telemetry))
+        self.writer.observe(self.recent.add)
         await self.rollups.load_pending()
         await self.metadata.migrate({"alerts": alerts_tables.MIGRATIONS})
         await self.alerts.start()

@@ -21,6 +21,8 @@ import orjson
 from vigil.errors import NotFound, ParamsError, RequestError, param_error
 from vigil.metrics import samples, tags_search, tiers
 from vigil.metrics.catalog import Metric, MetricCatalog
+from vigil.metrics.reads import SampleReads
+from vigil.metrics.recent import RecentSamples
 from vigil.metrics.series_index import Selection, SeriesIndex
 from vigil.metrics.tagfilter import And, Has, TagFilter, from_tags_param
 from vigil.storage.telemetry import TelemetryStore
@@ -232,15 +234,14 @@ def _kept(selection: Selection, keep: np.ndarray) -> Selection:
 class MeasurementReader:
     def __init__(self, store: TelemetryStore, catalog: MetricCatalog, sync: Callable[[], Awaitable[None]], *,
                  tiers_: list[tiers.Tier], watermark: Callable[[str], int], max_series: int, max_points: int,
-                 index: SeriesIndex | None = None) -> None:
-        self.store = store
+                 index: SeriesIndex | None = None, recent: RecentSamples | None = None) -> None:
         self.catalog = catalog
-        self.sync = sync  # waits until every acknowledged write is readable
+        self.reads = SampleReads(store, sync, recent)
         self.tiers = tiers_
         self.watermark = watermark
         self.max_series = max_series
         self.max_points = max_points
-        self.index = index or SeriesIndex(store)
+        self.index = index or SeriesIndex(store, sync=sync)
         # Reads a composite metric (set by whoever owns the composer, which is built on this reader).
         self.composites: Callable[[Metric, dict[str, Any]], Awaitable[dict[str, Any]]] | None = None
 
@@ -281,7 +282,6 @@ class MeasurementReader:
         from them. A group's stream shows its group_by tags, or with `shared_tags` every tag its
         member series with points share (what a composite aggregate keeps)."""
         window = query.window
-        await self.sync()
         sources = tiers.plan(self.tiers, window.start, window.end, window.resolution, int(time.time()),
                              self.watermark(metric.key))
         selection, groups, checked = await self._candidates(metric, query, sources, shared_tags)
@@ -318,14 +318,13 @@ class MeasurementReader:
         ids = np.concatenate([members for _, members in later])
         if len(ids) > _NAMED_LIMIT:
             return bool(await self._later_with_points(metric, sources, later))
-        return await samples.any_active(self.store, metric.key, sources, ids)
+        return await self.reads.any_active(metric.key, sources, ids)
 
     async def _later_with_points(self, metric: Metric, sources: list[samples.Source],
                                  later: list[_Group]) -> list[int]:
         """Positions of the candidates that have a point in the sources."""
         ids = np.concatenate([members for _, members in later])
-        found = await samples.active_series(self.store, metric.key, sources,
-                                            ids if len(ids) <= _NAMED_LIMIT else None)
+        found = await self.reads.active_series(metric.key, sources, ids if len(ids) <= _NAMED_LIMIT else None)
         with_points = set(found.tolist())
         return [i for i, (_, members) in enumerate(later) if not with_points.isdisjoint(members.tolist())]
 
@@ -336,7 +335,7 @@ class MeasurementReader:
         selection = await self.index.select(metric.key, query.tag_filter)
         checked = False
         if selection is None:  # a metric too large to hold in memory: the engine filters
-            found = await samples.matching_series(self.store, metric.key, query.tag_filter, sources, self.max_series)
+            found = await self.reads.matching_series(metric.key, query.tag_filter, sources, self.max_series)
             ordered = sorted((_sort_key(tags), sid) for sid, tags in found.items())
             selection = Selection(np.array([sid for _, sid in ordered], dtype=np.uint64),
                                   [dict(pairs) for pairs, _ in ordered], False)
@@ -361,7 +360,7 @@ class MeasurementReader:
     async def _active(self, metric: Metric, sources: list[samples.Source], selection: Selection) -> Selection:
         """The selected series that have a point in the sources."""
         named = not selection.everything and len(selection.ids) <= _NAMED_LIMIT
-        active = await samples.active_series(self.store, metric.key, sources, selection.ids if named else None)
+        active = await self.reads.active_series(metric.key, sources, selection.ids if named else None)
         return _kept(selection, np.isin(selection.ids, active))
 
     def _retag(self, query: MeasurementQuery, streams: list[Stream], active: Selection) -> None:
@@ -421,8 +420,8 @@ class MeasurementReader:
             ids = np.concatenate([members for _, members in chosen])
             if len(chosen) > 1:
                 groups = np.repeat(np.arange(len(chosen), dtype=np.uint32), [len(m) for _, m in chosen])
-        table, with_points = await samples.read_grouped(
-            self.store, metric.key, sources, ids, groups, query.window.resolution, query.summary,
+        table, with_points = await self.reads.read_grouped(
+            metric.key, sources, ids, groups, query.window.resolution, query.summary,
             query.group_function or "sum", self.max_points, members=shared is not None)
         self._check_points(table.num_rows)
         g = table.column("g").to_numpy()
@@ -443,8 +442,8 @@ class MeasurementReader:
                              sids: np.ndarray) -> dict[int, Stream]:
         if query.summary == "derivative":
             return await self._derivatives(metric, query, sources, sids)
-        table = await samples.read_buckets(self.store, metric.key, sources, sids, query.window.resolution,
-                                           self.max_points, samples.needed_fields(query.summary))
+        table = await self.reads.read_buckets(metric.key, sources, sids, query.window.resolution,
+                                              self.max_points, samples.needed_fields(query.summary))
         self._check_points(table.num_rows)
         ids = table.column("series_id").to_numpy()
         times = table.column("t").to_numpy().astype(np.int64)
@@ -464,7 +463,7 @@ class MeasurementReader:
                            sids: np.ndarray) -> dict[int, Stream]:
         """Per-step differences of consecutive points' `last` values (a drop is a counter reset: 0),
         summed into each resolution bucket. The first point of the window has no predecessor."""
-        table = await samples.read_points(self.store, metric.key, sources, sids, self.max_points)
+        table = await self.reads.read_points(metric.key, sources, sids, self.max_points)
         if table.num_rows > self.max_points:
             raise RequestError(f"The query reads more than {self.max_points} points; "
                                "use a shorter interval or a narrower tag filter")

@@ -186,6 +186,12 @@ async def series_tags(store: TelemetryStore, metric: str, series_ids: list[int])
                                                   table.column("tags").to_pylist(), strict=True)}
 
 
+async def latest_sample_time(store: TelemetryStore) -> int | None:
+    """The time of the latest point stored (None: none is)."""
+    row = (await store.query_arrow(f"SELECT count() AS n, max(toUInt32(time)) AS t FROM {store.database}.samples"))
+    return int(row.column("t")[0].as_py()) if row.column("n")[0].as_py() else None
+
+
 async def delete_metrics(store: TelemetryStore, keys: list[str]) -> None:
     """Remove every measurement, rollup and series of the metrics (lightweight deletes: immediate for reads)."""
     if not keys:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -135,9 +135,11 @@ class MetricSeries:
 
 
 class SeriesIndex:
-    def __init__(self, store: TelemetryStore, max_series: int = 1_000_000) -> None:
+    def __init__(self, store: TelemetryStore, max_series: int = 1_000_000,
+                 sync: Callable[[], Awaitable[None]] | None = None) -> None:
         self.store = store
         self.max_series = max_series
+        self.sync = sync  # the write-ahead log's read barrier: series rows still in it are loaded first
         self._metrics: OrderedDict[str, MetricSeries] = OrderedDict()
         self._loading: dict[str, asyncio.Future[MetricSeries | None]] = {}
         self._arrived: dict[str, list[tuple[int, dict[str, str]]]] = {}  # announced while loading
@@ -188,6 +190,8 @@ class SeriesIndex:
 
     async def _load(self, metric: str) -> MetricSeries | None:
         try:
+            if self.sync is not None:
+                await self.sync()
             table = await self.store.query_arrow(
                 f"SELECT series_id, any(tags) AS tags FROM {self.store.database}.series "
                 f"WHERE metric = {{metric:String}} GROUP BY series_id LIMIT {self.max_series + 1}", {"metric": metric})

@@ -97,6 +97,7 @@ async def put_metric(request: Request, principal: Principal) -> Response:
 
 async def _delete(svc: Services, metrics: list[Metric]) -> None:
     await svc.writer.sync()  # measurements still in the write-ahead log must go too
+    svc.recent.forget(m.key for m in metrics)
     await samples.delete_metrics(svc.telemetry, [m.key for m in metrics])
     await svc.catalog.delete(metrics)
     svc.ingestor.forget_series()
