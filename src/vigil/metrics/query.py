@@ -429,7 +429,8 @@ class MeasurementReader:
         values = table.column("value").to_numpy().astype(np.float64)
         streams = [Stream(chosen[index][0], times[lo:hi], values[lo:hi], position=index)
                    for index, lo, hi in _runs(g)]
-        if shared is not None and with_points is not None:
+        if shared is not None and with_points is not None and len(with_points) < len(shared.ids):
+            # Some candidates had no points: the groups' shared tags are those of the members with points.
             self._retag(query, streams, _kept(shared, np.isin(shared.ids, with_points)))
         return streams
 

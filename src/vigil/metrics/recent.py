@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 from vigil.metrics.samples import FIELDS, Source
 from vigil.metrics.writer import SAMPLES_SCHEMA
 
-_KEY = ("series_id", "time", "uniq", "version")
+_KEY = ("series_id", "time", "uniq")
 _MERGE = {"count": np.add, "sum": np.add, "min": np.minimum, "max": np.maximum}
 _COMBINE = {"sum": np.add, "min": np.minimum, "max": np.maximum}
 # Past this many rows a read runs in a worker thread (numpy releases the GIL) instead of the event loop.
@@ -59,7 +59,10 @@ class _Rows:
         names = list(dict.fromkeys((*_KEY, *fields)))
         picked = table.select(names).filter(mask)
         columns = {n: picked.column(n).to_numpy() for n in names}
-        order = np.lexsort(tuple(columns[k] for k in reversed(_KEY)))
+        # Rows are held in write order, which is version order: a stable sort by the key leaves the
+        # last write of each key last. `uniq` is 0 except for service-side aggregated points.
+        keys = (columns["uniq"], columns["time"], columns["series_id"])
+        order = np.lexsort(keys if columns["uniq"].any() else keys[1:])
         columns = {n: c[order] for n, c in columns.items()}
         sid, time, uniq = columns["series_id"], columns["time"], columns["uniq"]
         last_of_key = np.r_[(sid[1:] != sid[:-1]) | (time[1:] != time[:-1]) | (uniq[1:] != uniq[:-1]), True][:len(sid)]
@@ -224,7 +227,7 @@ class RecentSamples:
         n = min(len(first), limit + 1)
         table = pa.table({"g": pa.array(g[first][:n], pa.uint32()), "t": pa.array(times[first][:n], pa.uint32()),
                           "value": pa.array(combined[:n], pa.float64())})
-        return table, (np.unique(sids) if members else None)
+        return table, (sids[np.r_[True, sids[1:] != sids[:-1]]] if members else None)  # sids are sorted
 
     async def read_points(self, metric: str, sources: list[Source], series_ids: np.ndarray, limit: int) -> pa.Table:
         rows = await self._select(metric, series_ids, sources, ("last",))
