@@ -180,14 +180,6 @@ class Page:
     inputs: int = 0  # series read for these streams
 
 
-def _bucket_values(columns: dict[str, np.ndarray], function: str) -> np.ndarray:
-    if function == "mean":
-        counts = columns["count"].astype(np.float64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(counts > 0, columns["sum"] / np.maximum(counts, 1), 0.0)
-    return columns[function].astype(np.float64)
-
-
 def _combine(function: str, members: list[Stream]) -> Stream:
     times = np.concatenate([m.times for m in members])
     values = np.concatenate([m.values for m in members])
@@ -450,8 +442,8 @@ class MeasurementReader:
         times = table.column("t").to_numpy().astype(np.int64)
         fields = samples.needed_fields(query.summary)
         columns = {c: table.column(c).to_numpy(zero_copy_only=False) for c in fields} if ids.size else {}
-        default = _FROM_ATTRIBUTE.get(metric.summarize_function, "mean")
-        values = _bucket_values(columns, default if query.summary == "all" else query.summary) if ids.size else ids
+        function = _FROM_ATTRIBUTE.get(metric.summarize_function, "mean") if query.summary == "all" else query.summary
+        values = samples.bucket_values(columns, function) if ids.size else ids
         out: dict[int, Stream] = {}
         for sid, lo, hi in _runs(ids):
             stream = Stream({}, times[lo:hi], values[lo:hi])

@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vigil.metrics.samples import FIELDS, Source
+from vigil.metrics.samples import FIELDS, Source, bucket_values
 from vigil.metrics.writer import SAMPLES_SCHEMA
 
 _KEY = ("series_id", "time", "uniq")
@@ -88,15 +88,6 @@ class _Rows:
             else:  # stddev: averaged over the points
                 out[f] = np.add.reduceat(column, starts) / (ends - starts)
         return out
-
-
-def _value(summary: str, merged: dict[str, np.ndarray]) -> np.ndarray:
-    """A bucket's value under a summary function (`samples.VALUE`)."""
-    if summary == "mean":
-        counts = merged["count"].astype(np.float64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(counts > 0, merged["sum"] / np.maximum(counts, 1), 0.0)
-    return merged[summary].astype(np.float64)
 
 
 def _span(sources: list[Source]) -> tuple[int, int]:
@@ -211,7 +202,7 @@ class RecentSamples:
             return pa.table({"g": pa.array([], pa.uint32()), "t": pa.array([], pa.uint32()),
                              "value": pa.array([], pa.float64())}), (np.array([], np.uint64) if members else None)
         t, starts, ends = rows.buckets(resolution)
-        values = _value(summary, rows.merged(fields, starts, ends))
+        values = bucket_values(rows.merged(fields, starts, ends), summary)
         sids, times = rows.columns["series_id"][starts], t[starts]
         g = np.zeros(len(sids), np.uint32)
         if groups is not None and series_ids is not None and len(sids):

@@ -47,6 +47,15 @@ GROUP = {"sum": "sum", "min": "min", "max": "max", "mean": "avg"}
 _READ = " SETTINGS max_final_threads = 1, optimize_use_projections = 0"
 
 
+def bucket_values(merged: dict[str, np.ndarray], function: str) -> np.ndarray:
+    """Buckets' values under a summary function, from their merged fields (`VALUE`, in numpy)."""
+    if function == "mean":
+        counts = merged["count"].astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(counts > 0, merged["sum"] / np.maximum(counts, 1), 0.0)
+    return merged[function].astype(np.float64)
+
+
 def needed_fields(summary: str) -> tuple[str, ...]:
     """The merged fields a summary function reads (`all` reads every one)."""
     return FIELDS if summary == "all" else _NEEDS.get(summary, (summary,))
