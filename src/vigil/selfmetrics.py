@@ -28,6 +28,9 @@ class SelfMetrics:
                                   registry=r)
         self.storage_errors = Counter("vigil_storage_errors", "Failed storage statements", ["engine"], registry=r)
         self.series_cache = Gauge("vigil_series_cache_entries", "Series resolved in the ingest cache", registry=r)
+        self.recent_rows = Gauge("vigil_recent_samples_rows", "Measurements held in memory for queries", registry=r)
+        self.recent_since = Gauge("vigil_recent_samples_since_seconds",
+                                  "Queries from this time on are answered from memory (Unix seconds)", registry=r)
         # Alerts: samples by outcome (queued, evaluated, dropped), trigger/clear events, deliveries by
         # service type and outcome (delivered, retried, failed, dropped).
         self.alert_samples = Counter("vigil_alert_samples", "Samples seen by the alert evaluator", ["outcome"],

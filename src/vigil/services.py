@@ -160,6 +160,8 @@ class Services:
         self.admin_token = await self.tokens.ensure_admin(self.settings.admin_token, self.settings.data_dir)
         self.self_metrics.pending_rows.set_function(lambda: self.writer.pending_rows)
         self.self_metrics.series_cache.set_function(lambda: self.ingestor.cached_series)
+        self.self_metrics.recent_rows.set_function(lambda: self.recent.rows)
+        self.self_metrics.recent_since.set_function(lambda: min(self.recent.since, 2**32))
         self.writer.observe(self.rollups.mark)
         await self.writer.recover()
         self.recent.start(await latest_sample_time(self.telemetry))

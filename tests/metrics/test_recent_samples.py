@@ -7,8 +7,9 @@ import random
 import time
 
 import pytest
-
+from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import StartVigil, Vigil
+
 from vigil.metrics.samples import Source, latest_sample_time
 
 NOW = int(time.time())
@@ -90,6 +91,10 @@ async def test_the_bound_moves_coverage_forward_and_the_engine_answers_the_rest(
     recent = vigil.services.recent
     assert 0 < recent.rows <= 100
     assert T0 < recent.since <= T0 + 30 * 149
+    exposed = (await vigil.client.get("/metrics", params={"name[]": ["vigil_recent_samples_rows",
+                                                                      "vigil_recent_samples_since_seconds"]})).text
+    values = {f.name: f.samples[0].value for f in text_string_to_metric_families(exposed)}
+    assert values == {"vigil_recent_samples_rows": recent.rows, "vigil_recent_samples_since_seconds": recent.since}
     assert not recent.covers([Source("samples", T0, T0 + 4500)], NOW)
     assert recent.covers([Source("samples", T0 + 30 * 149, T0 + 4500)], NOW)
     r = await vigil.client.get("/v1/measurements/b", params={"start_time": T0, "end_time": T0 + 4500,
