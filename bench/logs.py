@@ -1,6 +1,7 @@
 """Log ingest and tail latency: 1,000,000 lines across 100 apps, via syslog TCP and via HTTP.
 
     .venv/bin/python bench/logs.py [--lines 1000000] [--apps 100] [--connections 8] [--tails 100]
+                                   [--runs syslog,tails,logplex-1,json] [--rate LINES_PER_S]
 
 Starts `vigil serve` on a fresh data dir, then for each transport (syslog TCP with octet counting,
 HTTP `application/logplex-1`, HTTP JSON) sends every line as fast as the client can and reports
@@ -111,8 +112,45 @@ def workers_cpu(server: Server) -> float:
     return total
 
 
+class _TailReader(asyncio.Protocol):
+    """One session's chunked response: the header, then the lines (chunk framing lines end in CRLF,
+    Akkeris lines in LF alone, so only the latter are counted)."""
+
+    def __init__(self, tails: Tails) -> None:
+        self.tails = tails
+        self.head = True
+        self.partial = b""
+        self.transport: asyncio.BaseTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        now = time.time_ns()
+        buf = self.partial + data
+        if self.head:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                self.partial = buf
+                return
+            self.head, buf = False, buf[end + 4:]
+        cut = buf.rfind(b"\n")
+        self.partial, buf = buf[cut + 1:], buf[:cut + 1]
+        tails = self.tails
+        tails.lines += buf.count(b"\n") - buf.count(b"\r\n")
+        if b"probe " in buf:
+            for sent in re.findall(rb"probe (\d+)", buf):
+                tails.latencies.append((now - int(sent)) / 1e6)
+        if b"Error L10" in buf:
+            tails.notices += buf.count(b"Error L10")
+
+
 class Tails:
-    """One Akkeris log session per app, read over raw HTTP; records each probe's latency."""
+    """One Akkeris log session per app, read over raw HTTP; records each probe's latency.
+
+    The readers are protocol callbacks on this process's (uv)loop rather than stream tasks: 100 busy
+    sessions deliver 5,000 chunks a second, and the client's cost per chunk comes off the CPU the
+    server under test shares with it."""
 
     def __init__(self, url: str, apps: list[str]) -> None:
         self.host, port = url.removeprefix("http://").split(":")
@@ -121,16 +159,20 @@ class Tails:
         self.latencies: list[float] = []
         self.lines = 0
         self.notices = 0
-        self._tasks: list[asyncio.Task[None]] = []
+        self._readers: list[_TailReader] = []
 
     async def _request(self, method: str, path: str, body: bytes = b"") -> tuple[asyncio.StreamReader,
                                                                                  asyncio.StreamWriter]:
         reader, writer = await asyncio.open_connection(self.host, self.port)
-        writer.write(f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nAuthorization: {AUTH}\r\n"
-                     f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+        writer.write(self._head(method, path, body))
         return reader, writer
 
+    def _head(self, method: str, path: str, body: bytes = b"") -> bytes:
+        return (f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nAuthorization: {AUTH}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+
     async def start(self) -> None:
+        loop = asyncio.get_running_loop()
         for app in self.apps:
             reader, writer = await self._request("POST", f"/apps/{app}/log-sessions", b'{"lines":1,"tail":true}')
             head = await reader.readuntil(b"\r\n\r\n")
@@ -138,31 +180,14 @@ class Tails:
             url = orjson.loads(await reader.readexactly(length))["logplex_url"]
             writer.close()
             path = "/" + url.split("/", 3)[3]
-            reader, writer = await self._request("GET", path)
-            await reader.readuntil(b"\r\n\r\n")
-            self._tasks.append(asyncio.create_task(self._read(reader, writer)))
-
-    async def _read(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        partial = b""
-        try:
-            while data := await reader.read(1 << 16):
-                now = time.time_ns()
-                buf = partial + data
-                cut = buf.rfind(b"\n")
-                partial, buf = buf[cut + 1:], buf[:cut]
-                self.lines += buf.count(b"\n")
-                if b"probe " in buf:
-                    for sent in re.findall(rb"probe (\d+)", buf):
-                        self.latencies.append((now - int(sent)) / 1e6)
-                if b"Error L10" in buf:
-                    self.notices += buf.count(b"Error L10")
-        finally:
-            writer.close()
+            transport, protocol = await loop.create_connection(lambda: _TailReader(self), self.host, self.port)
+            transport.write(self._head("GET", path))  # type: ignore[attr-defined]
+            self._readers.append(protocol)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for reader in self._readers:
+            if reader.transport is not None:
+                reader.transport.close()
 
 
 async def probes(port: int, apps: list[str], stop: asyncio.Event, interval: float = 0.01) -> int:
@@ -178,10 +203,16 @@ async def probes(port: int, apps: list[str], stop: asyncio.Event, interval: floa
     return sent
 
 
-def send_syslog(port: int, chunks: list[bytes]) -> None:
-    def one(chunk: bytes) -> None:
+def send_syslog(port: int, chunks: list[list[bytes]], interval: float = 0.0) -> None:
+    """One connection per chunk; a chunk's slices are sent `interval` seconds apart (0: at once)."""
+    def one(slices: list[bytes]) -> None:
         with socket.create_connection(("127.0.0.1", port)) as s:
-            s.sendall(chunk)
+            start = time.perf_counter()
+            for k, piece in enumerate(slices):
+                delay = start + k * interval - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                s.sendall(piece)
 
     threads = [threading.Thread(target=one, args=(c,)) for c in chunks]
     for t in threads:
@@ -190,24 +221,29 @@ def send_syslog(port: int, chunks: list[bytes]) -> None:
         t.join()
 
 
-def send_syslog_elsewhere(port: int, chunks: list[bytes]) -> None:
+def send_syslog_elsewhere(port: int, chunks: list[list[bytes]], interval: float = 0.0) -> None:
     """send_syslog in a forked process (it inherits the chunks): the sending threads then cannot
     take the GIL from this process's event loop, which times the tails."""
     pid = os.fork()
     if pid == 0:  # the child: send, then leave without running this process's exit handlers
         code = 0
         try:
-            send_syslog(port, chunks)
+            send_syslog(port, chunks, interval)
         except BaseException:
             code = 1
         os._exit(code)
-    _, status = os.waitpid(pid, 0)
+    _, status, usage = os.wait4(pid, 0)
     if status:
         raise RuntimeError(f"the syslog sender failed ({status})")
+    Totals.sender_cpu = usage.ru_utime + usage.ru_stime
+
+
+PACE_SLICE = 0.002  # seconds between a paced connection's sends
 
 
 class Totals:
     accepted = 0  # lines the server has been sent so far (its counter's target)
+    sender_cpu = 0.0  # CPU seconds of the last syslog sender process
 
 
 async def syslog_run(server: Server, port: int, apps: list[str], args: argparse.Namespace, totals: Totals,
@@ -215,12 +251,19 @@ async def syslog_run(server: Server, port: int, apps: list[str], args: argparse.
     n = args.lines
     all_frames = frames(apps, n, 0)
     per = -(-n // args.connections)
-    chunks = [b"".join(all_frames[i:i + per]) for i in range(0, n, per)]
+    interval = 0.0
+    if args.rate:  # paced: every connection sends its share of `rate` in slices PACE_SLICE seconds apart
+        step = max(1, round(args.rate / args.connections * PACE_SLICE))
+        interval = step * args.connections / args.rate
+        chunks = [[b"".join(all_frames[j:j + step]) for j in range(i, min(n, i + per), step)]
+                  for i in range(0, n, per)]
+    else:
+        chunks = [[b"".join(all_frames[i:i + per])] for i in range(0, n, per)]
     del all_frames
     tails = Tails(server.url, apps[:tails_wanted])
     if tails_wanted:
         # Every app must exist before a session can be opened for it.
-        send_syslog(port, [b"".join(frames(apps, len(apps), 0))])
+        send_syslog(port, [[b"".join(frames(apps, len(apps), 0))]])
         totals.accepted += len(apps)
         await wait_for(server.url, SETTLED, totals.accepted, time.perf_counter())
         await tails.start()
@@ -228,11 +271,13 @@ async def syslog_run(server: Server, port: int, apps: list[str], args: argparse.
     prober = asyncio.create_task(probes(port, apps[:tails_wanted], stop)) if tails_wanted else None
     cpu0, workers0 = server.cpu_seconds(), workers_cpu(server)
     dropped0 = await metric(server.url, DROPPED)
+    client0 = time.process_time()
     started = time.perf_counter()
-    await asyncio.to_thread(send_syslog_elsewhere, port, chunks)
+    await asyncio.to_thread(send_syslog_elsewhere, port, chunks, interval)
     totals.accepted += n
     accepted = await wait_for(server.url, SETTLED, totals.accepted, started)
     cpu, workers = server.cpu_seconds() - cpu0, workers_cpu(server) - workers0
+    client = time.process_time() - client0  # this process: the tail clients and the prober
     dropped = await metric(server.url, DROPPED) - dropped0
     sent_probes = 0
     if prober is not None:
@@ -243,8 +288,12 @@ async def syslog_run(server: Server, port: int, apps: list[str], args: argparse.
     await tails.stop()
     stored = await wait_for(server.url, f"{STORED}+{DROPPED}", totals.accepted, started)
     label = f"syslog TCP, {tails_wanted} tails:" if tails_wanted else "syslog TCP:"
+    if args.rate:
+        print(f"(paced: {args.rate:,} lines/s offered)")
     print(f"{label:<21}{(n - dropped) / accepted:,.0f} lines/s accepted ({accepted:.2f} s, {dropped:,.0f} dropped), "
           f"all in the engine after {stored:.2f} s; server CPU {cpu:.2f} s + syslog workers {workers:.2f} s")
+    print(f"  load generator:    sender CPU {Totals.sender_cpu:.2f} s, tail clients and prober CPU {client:.2f} s; "
+          f"load average {os.getloadavg()[0]:.2f}")
     if tails_wanted:
         lat = sorted(tails.latencies)
         print(f"  tail latency:      {len(tails.apps)} sessions read {tails.lines:,} lines; "
@@ -263,11 +312,14 @@ async def run(args: argparse.Namespace) -> None:
     totals = Totals()
     try:
         print(f"{n:,} lines per run across {len(apps)} apps, {args.connections} connections")
-        await syslog_run(server, syslog_port, apps, args, totals, 0)
-        if args.tails:
+        if "syslog" in args.runs:
+            await syslog_run(server, syslog_port, apps, args, totals, 0)
+        if args.tails and "tails" in args.runs:
             await syslog_run(server, syslog_port, apps, args, totals, args.tails)
         # ---------------------------------------------------------------------------- HTTP
         for kind, content_type in (("logplex-1", "application/logplex-1"), ("JSON", "application/json")):
+            if kind.lower() not in args.runs:
+                continue
             if kind == "JSON":
                 bodies = json_bodies(apps, n, args.per_body)
             else:
@@ -299,7 +351,16 @@ def main() -> None:
     p.add_argument("--connections", type=int, default=8)
     p.add_argument("--tails", type=int, default=100)
     p.add_argument("--per-body", type=int, default=2_000)
-    asyncio.run(run(p.parse_args()))
+    p.add_argument("--rate", type=int, default=0,
+                   help="offer syslog lines at this rate (lines/s) instead of as fast as the sender can")
+    p.add_argument("--runs", type=lambda v: set(v.lower().split(",")), default={"syslog", "tails", "logplex-1", "json"},
+                   help="which runs, comma-separated (default: syslog,tails,logplex-1,json)")
+    try:
+        import uvloop
+    except ImportError:  # plain asyncio works too; it costs the client more CPU
+        asyncio.run(run(p.parse_args()))
+    else:
+        uvloop.run(run(p.parse_args()))
 
 
 if __name__ == "__main__":

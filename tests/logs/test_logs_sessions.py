@@ -147,15 +147,15 @@ async def test_tail_streams_new_lines_as_they_come(vigil: Vigil, live) -> None: 
         await post_lines(client, {"app": "live", "message": "old"})
         url = await session(client, "/apps/live/log-sessions", lines=1, tail=True)
         reader = asyncio.create_task(read_lines(url, 3))
-        await eventually(lambda: vigil.services.broker.has_subscribers("logs:live"))
+        await eventually(lambda: "live" in vigil.services.logs.pipeline.feeds.by_app)
         await post_lines(client, {"app": "live", "message": "new 1", "stream": "stderr"})
         await post_lines(client, {"app": "other", "message": "not mine"})
         await post_lines(client, {"app": "live", "message": "new 2"})
         got = await asyncio.wait_for(reader, 10)
     assert [line.split(": ", 1)[1] for line in got] == ["old", "new 1", "new 2"]
     assert all(AKKERIS_LINE.fullmatch(line) for line in got)
-    # The reader went away: its subscription is gone.
-    await eventually(lambda: not vigil.services.broker.has_subscribers("logs:live"))
+    # The reader went away: its feed is gone.
+    await eventually(lambda: "live" not in vigil.services.logs.pipeline.feeds.by_app)
     assert vigil.services.logs.readers.active == 0
 
 
@@ -170,7 +170,7 @@ async def test_site_sessions_merge_their_apps(vigil: Vigil, live) -> None:  # ty
         url = await session(client, "/sites/www.example.com/log-sessions", lines=3, tail=True)
         assert "/sites/www.example.com/log-sessions/" in url
         reader = asyncio.create_task(read_lines(url, 4))
-        await eventually(lambda: vigil.services.broker.has_subscribers("logs:ui"))
+        await eventually(lambda: "ui" in vigil.services.logs.pipeline.feeds.by_app)
         await post_lines(client, {"app": "ui", "message": "u2"})
         got = await asyncio.wait_for(reader, 10)
     assert [line.split(" ", 2)[1:] for line in got] == [

@@ -67,7 +67,8 @@ async def test_a_report_holds_at_most_report_bytes_of_frames(start_vigil: StartV
     total = 200  # 12 MB of messages, far fewer lines than batch_lines
     writer = await connect_and_send(syslog.port, octet_frames(
         f"<14>1 - wide app web.1 - - {i:03d}{big}".encode() for i in range(total)))
-    await eventually(lambda: syslog.lines == total, within=30)
+    # 24 MB of reports in a blink can outrun the server: what the channel's bound drops is counted.
+    await eventually(lambda: syslog.lines + syslog.dropped == total, within=30)
     # A report stops at the frame that reaches the limit: at most the limit plus one frame.
     assert len(sizes) >= 3 and max(sizes) <= REPORT_BYTES + 60_003
     writer.close()

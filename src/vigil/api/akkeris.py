@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -20,7 +21,7 @@ from vigil.logs.builds import Build
 from vigil.logs.model import is_valid_app_name
 from vigil.logs.sessions import SessionRequest, akkeris_stream, parse_options
 from vigil.logs.sites import Site, is_valid_site_name, parse_members
-from vigil.logs.tail import Tail
+from vigil.logs.tail import TextTail
 
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -43,6 +44,42 @@ class ReaderResponse(StreamingResponse):
             await super().__call__(scope, receive, send)
         finally:
             self._on_done()
+
+
+class TextStream:
+    """A chunked response for a live log session: each chunk of `body` is written the moment it comes.
+
+    Leaner than StreamingResponse, which a busy session pays for per chunk (100 busy sessions write
+    5,000 chunks a second): no task group, the body is iterated in the request's own task. A second
+    task waits for the client to go away and then calls `stop` (which ends `body` the ordinary way:
+    the tail is closed); `on_done` runs however the stream ends, even if it never started."""
+
+    def __init__(self, body: AsyncIterator[bytes], *, stop: Callable[[], None], on_done: Callable[[], None],
+                 media_type: str, headers: dict[str, str]) -> None:
+        self.body = body
+        self.stop = stop
+        self.on_done = on_done
+        self.raw_headers = [(b"content-type", media_type.encode("latin-1")),
+                            *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())]
+
+    async def _watch(self, receive: Receive) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        self.stop()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        watcher = asyncio.create_task(self._watch(receive))
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+            async for chunk in self.body:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            watcher.cancel()
+            try:
+                await self.body.aclose()  # type: ignore[attr-defined]  # an async generator's: its finally runs
+            finally:
+                self.on_done()
 
 
 def _app(request: Request) -> str:
@@ -90,7 +127,7 @@ async def create_site_session(request: Request, principal: Principal) -> Respons
     return await _create_session(request, "site", site)
 
 
-async def _open_session(request: Request, kind: str) -> Response:
+async def _open_session(request: Request, kind: str) -> Response | TextStream:
     """The logplex_url: no credentials; the secret in the URL is the authorization."""
     svc = services(request)
     logs = svc.logs
@@ -108,18 +145,18 @@ async def _open_session(request: Request, kind: str) -> Response:
         logs.readers.acquire()
     except VigilError as exc:
         return json_response({"errors": {exc.kind: exc.errors()}}, exc.status)
-    tail = Tail(logs.pipeline, apps, lines=session.lines, follow=session.tail,
-                capacity=svc.settings.log_subscriber_lines, max_bytes=svc.settings.log_subscriber_bytes,
-                linger=svc.settings.log_tail_linger)
-    return ReaderResponse(akkeris_stream(tail), logs.readers.release, media_type="text/plain; charset=utf-8",
-                          headers=STREAM_HEADERS)
+    tail = TextTail(logs.pipeline, apps, lines=session.lines, follow=session.tail,
+                    capacity=svc.settings.log_subscriber_lines, max_bytes=svc.settings.log_subscriber_bytes,
+                    linger=svc.settings.log_tail_linger)
+    return TextStream(akkeris_stream(tail), stop=tail.close, on_done=logs.readers.release,
+                      media_type="text/plain; charset=utf-8", headers=STREAM_HEADERS)
 
 
-async def open_app_session(request: Request) -> Response:
+async def open_app_session(request: Request) -> Response | TextStream:
     return await _open_session(request, "app")
 
 
-async def open_site_session(request: Request) -> Response:
+async def open_site_session(request: Request) -> Response | TextStream:
     return await _open_session(request, "site")
 
 

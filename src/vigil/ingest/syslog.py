@@ -6,7 +6,7 @@ PROCID -> instance, PRI severity 0-3 -> stderr, 4-7 -> stdout.
 
 With `workers` > 0 (the default, `log_syslog_workers`), this process only accepts: each connection
 is handed to one of the worker processes (`logs/syslog_workers.py`, `logs/syslog_child.py`), which
-reads, deframes and parses it and reports its lines grouped by app, one report per worker loop turn;
+reads, deframes and parses it and reports its lines grouped by app, a few milliseconds' worth at a time;
 `_on_report` hands them to the pipeline. With `workers` = 0 everything happens here: reads are
 parsed as they arrive and handed to the pipeline in one batch per read, each read at most
 `READ_SIZE` bytes (a buffered protocol) so that one busy connection cannot hold the event loop for
@@ -157,7 +157,7 @@ class SyslogListener:
             except ValueError:
                 log.exception("a syslog worker sent unreadable columns; its lines go to history from the structs")
                 table = None
-            self.lines += self.pipeline.accept_groups(report.groups, table)
+            self.lines += self.pipeline.accept_groups(report.groups, table, report.texts, report.lengths)
 
     def _on_lost(self, ids: set[int]) -> None:
         self.connections.difference_update(ids)
@@ -213,6 +213,9 @@ class SyslogListener:
             self.port = self._server.sockets[0].getsockname()[1]
         else:
             await self.pool.start()
+            feeds = self.pipeline.feeds
+            feeds.watchers.append(self.pool.set_tailed)  # workers render only followed apps' groups
+            self.pool.set_tailed(frozenset(feeds.by_app))
             info = socket.getaddrinfo(self.host or None, self.requested_port, type=socket.SOCK_STREAM,
                                       flags=socket.AI_PASSIVE)
             family = info[0][0]
@@ -233,6 +236,8 @@ class SyslogListener:
             self._socket.close()
             self._socket = None
         if self.pool is not None:
+            with contextlib.suppress(ValueError):
+                self.pipeline.feeds.watchers.remove(self.pool.set_tailed)
             await self.pool.close()  # the workers close their connections and report the last lines
         if self._server is None:
             return

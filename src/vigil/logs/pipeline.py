@@ -16,8 +16,9 @@ import pyarrow as pa
 
 from vigil.broker.base import Broker, Subscription
 from vigil.logs.apps import KnownApps, app_name
+from vigil.logs.feeds import TextFeed, TextFeeds
 from vigil.logs.model import LogLine
-from vigil.logs.ring import RecentLines, line_weight
+from vigil.logs.ring import LINE_OVERHEAD, RecentLines, line_weight
 from vigil.logs.store import LogStore
 
 TOPIC_PREFIX = "logs:"
@@ -42,6 +43,7 @@ class LogPipeline:
         self.broker = broker
         self.apps = apps
         self._valid: set[str] = set()
+        self.feeds = TextFeeds()  # log sessions: their apps' lines as text
         # Called with (app, lines) for every app group accepted, after the broker (the drain delivery
         # channel). A tap must not wait nor keep a reference it then changes.
         self.taps: list[Callable[[str, list[LogLine]], None]] = []
@@ -62,11 +64,13 @@ class LogPipeline:
                 group.append(line)
         return self.accept_groups(groups, lines if isinstance(lines, list) else list(lines))
 
-    def accept_groups(self, groups: dict[str, list[LogLine]], whole: list[LogLine] | pa.Table | None = None) -> int:
+    def accept_groups(self, groups: dict[str, list[LogLine]], whole: list[LogLine] | pa.Table | None = None,
+                      texts: dict[str, bytes] | None = None, lengths: dict[str, list[int]] | None = None) -> int:
         """`accept` for lines already grouped by their app field (the syslog workers report them so):
         the same rules, and no per-line work when every name is valid. `whole`, if given, holds every
         line of the groups in one list or as Arrow columns (`columns.SCHEMA`), queued for history as
-        it is when no name needed mapping."""
+        it is when no name needed mapping. `texts` and `lengths`, if given, hold groups' Akkeris
+        renderings for the log sessions (`feeds.py`) and their messages' lengths, by the same keys."""
         clean = True
         accepted = 0
         kept: list[list[LogLine]] = []
@@ -78,15 +82,20 @@ class LogPipeline:
                     self.no_app += len(group)
                     continue
                 group = [msgspec.structs.replace(line, app=app) for line in group]
-            self.ring.extend(app, group)
+            self.ring.extend(app, group, lengths.get(app) if lengths is not None and app == raw else None)
             self.broker.publish(TOPIC_PREFIX + app, group)
+            if app in self.feeds.by_app:
+                self.feeds.publish(app, group, texts.get(app) if texts is not None and app == raw else None)
             for tap in self.taps:
                 tap(app, group)
             self.apps.note(app)
             accepted += len(group)
             kept.append(group)
         if clean and isinstance(whole, pa.Table):
-            self.store.append_table(whole)
+            weight = None
+            if lengths is not None and len(lengths) == len(groups):
+                weight = sum(map(sum, lengths.values())) + LINE_OVERHEAD * accepted
+            self.store.append_table(whole, weight)
         elif clean and whole is not None:
             self.store.append(whole)
         elif len(kept) == 1:
@@ -103,6 +112,10 @@ class LogPipeline:
                 self._valid.clear()  # only a shortcut: a name not in it is checked again
             self._valid.add(raw)
         return app
+
+    def subscribe_text(self, apps: Iterable[str], capacity: int, max_bytes: int) -> TextFeed:
+        """A live feed of `apps`' lines as Akkeris text (log sessions), bounded like `subscribe`."""
+        return self.feeds.subscribe(apps, capacity, max_bytes)
 
     def subscribe(self, apps: Iterable[str] | None, capacity: int, max_bytes: int | None = None) -> Subscription:
         """A live subscription to the lines of `apps` (None: every app), at most `capacity` lines and

@@ -29,12 +29,15 @@ def line_weight(line: LogLine) -> int:
 class _Ring:
     """One app's lines as the batches they came in (never changed: the same lists are queued for
     history and handed to live readers), so keeping and evicting cost a little per batch rather
-    than per line."""
+    than per line. Each batch keeps its messages' lengths beside it (the syslog workers send
+    them), so that cutting the oldest batch to the exact line is a sum over small ints rather than
+    a second pass over the lines."""
 
-    __slots__ = ("bytes", "chunks", "count", "weights")
+    __slots__ = ("bytes", "chunks", "count", "lengths", "weights")
 
     def __init__(self) -> None:
         self.chunks: deque[Sequence[LogLine]] = deque()
+        self.lengths: deque[list[int]] = deque()  # each chunk's message lengths
         self.weights: deque[int] = deque()  # each chunk's weight
         self.count = 0
         self.bytes = 0
@@ -65,9 +68,10 @@ class RecentLines:
     def total_bytes(self) -> int:
         return sum(r.bytes for r in self._rings.values())
 
-    def extend(self, app: str, lines: Sequence[LogLine]) -> None:
-        """Append lines of one app (in arrival order). The ring keeps a reference to `lines`: the
-        caller must not change it afterwards."""
+    def extend(self, app: str, lines: Sequence[LogLine], lengths: list[int] | None = None) -> None:
+        """Append lines of one app (in arrival order). The ring keeps a reference to `lines` (and to
+        `lengths`, their messages' lengths if the caller has them): the caller must not change them
+        afterwards."""
         if not lines:
             return
         rings = self._rings
@@ -80,8 +84,11 @@ class RecentLines:
                 self.evicted_apps += 1
         else:
             rings.move_to_end(app)
-        weight = sum(map(len, map(_message, lines))) + LINE_OVERHEAD * len(lines)
+        if lengths is None or len(lengths) != len(lines):
+            lengths = list(map(len, map(_message, lines)))
+        weight = sum(lengths) + LINE_OVERHEAD * len(lines)
         ring.chunks.append(lines)
+        ring.lengths.append(lengths)
         ring.weights.append(weight)
         ring.count += len(lines)
         ring.bytes += weight
@@ -89,7 +96,7 @@ class RecentLines:
             self._trim(ring)
 
     def _trim(self, ring: _Ring) -> None:
-        chunks, weights = ring.chunks, ring.weights
+        chunks, weights, lengths = ring.chunks, ring.weights, ring.lengths
         evicted = 0
         while chunks and (ring.count > self.max_lines or ring.bytes > self.max_bytes):
             first, weight = chunks[0], weights[0]
@@ -98,14 +105,17 @@ class RecentLines:
             if lines_over >= len(first) or bytes_over >= weight:
                 chunks.popleft()
                 weights.popleft()
+                lengths.popleft()
                 cut, cut_weight = len(first), weight
-            else:  # just enough of the oldest chunk; a new list, as others may hold the old one
+            else:  # just enough of the oldest chunk; new lists, as others may hold the old ones
+                sizes = lengths[0]
                 cut = max(lines_over, 0)
-                cut_weight = sum(map(len, map(_message, first[:cut]))) + LINE_OVERHEAD * cut
+                cut_weight = sum(sizes[:cut]) + LINE_OVERHEAD * cut
                 while cut_weight < bytes_over:
-                    cut_weight += line_weight(first[cut])
+                    cut_weight += sizes[cut] + LINE_OVERHEAD
                     cut += 1
                 chunks[0] = first[cut:]
+                lengths[0] = sizes[cut:]
                 weights[0] = weight - cut_weight
             ring.count -= cut
             ring.bytes -= cut_weight

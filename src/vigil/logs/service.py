@@ -64,6 +64,7 @@ class LogService:
     async def stop_readers(self) -> None:
         """End every live reader (server shutdown): their streams finish instead of holding the
         server open."""
+        self.pipeline.feeds.close()
         await self.broker.close()
 
     async def close(self) -> None:

@@ -24,9 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from vigil.errors import ParamsError, Unavailable
-from vigil.logs.formats import format_akkeris_lines
-from vigil.logs.model import LogLine
-from vigil.logs.tail import Tail
+from vigil.logs.tail import TextTail
 from vigil.storage import logs_tables as t
 from vigil.storage.metadata import MetadataDB
 
@@ -122,25 +120,19 @@ class LogSessions:
                                        .where(s.c.expires_at > time.time()))).scalar_one()
 
 
-def _text(lines: list[LogLine]) -> bytes:
-    return format_akkeris_lines(lines).encode()
-
-
-async def akkeris_stream(tail: Tail, on_close: Any = None) -> AsyncIterator[bytes]:
+async def akkeris_stream(tail: TextTail) -> AsyncIterator[bytes]:
     """The session's body: the newest lines, then (tail) new lines as they come, one chunk per
-    batch so that each is flushed at once. Ends when the client goes away (the server cancels
-    the generator) or the server shuts down."""
+    batch so that each is flushed at once. Ends when the tail is closed (the client went away) or
+    the server shuts down."""
     try:
         first = await tail.start()
         if first:
-            yield _text(first)
+            yield first
         while True:
-            batch = await tail.next()
-            if batch is None:
+            text = await tail.next()
+            if text is None:
                 break
-            if batch:
-                yield _text(batch)
+            if text:
+                yield text
     finally:
         tail.close()
-        if on_close is not None:
-            on_close()

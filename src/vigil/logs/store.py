@@ -110,11 +110,13 @@ class LogStore:
         if self._pending_lines >= self.flush_lines:
             self._wake.set()
 
-    def append_table(self, table: pa.Table) -> None:
-        """`append` for lines already in `columns.SCHEMA` (the syslog workers build them)."""
+    def append_table(self, table: pa.Table, weight: int | None = None) -> None:
+        """`append` for lines already in `columns.SCHEMA` (the syslog workers build them); `weight`
+        is the rows' weight if the caller knows it (their messages' lengths plus LINE_OVERHEAD each)."""
         if not table.num_rows:
             return
-        weight = int(row_weights(table).sum())
+        if weight is None:
+            weight = int(row_weights(table).sum())
         self._pending.append(table)
         self._weights.append(weight)
         self._pending_lines += table.num_rows

@@ -7,9 +7,15 @@ beside the server, which only decodes the reports (msgpack straight into `LogLin
 
 - The server accepts each connection and passes its socket over `ctrl_fd` (see `syslog_wire`);
   this process serves it to the end (TLS handshake included), then names it in a report's `closed`.
-- Lines are grouped by app and sent as one `Report` at the end of each event-loop turn (every read
-  that was ready), or as soon as `batch_lines` wait: big enough that the server's per-app work is
-  spread over many lines, small enough that a report is a few milliseconds of its time.
+- The groups of apps that log sessions follow (the server says which) are also rendered as the
+  Akkeris text the sessions write (`feeds.py`), and every group's messages' lengths are listed (what
+  the ring and the history queue weigh), so that the server's event loop does neither per line.
+- Lines are grouped by app and sent as one `Report` once the first of them has waited
+  REPORT_LINGER (5 ms), or at the end of the loop turn once LINGER_BYTES of frames wait, or as soon
+  as `batch_lines` lines or REPORT_BYTES of frames wait: big enough that the server's per-app work
+  is spread over many lines, small enough that a report is a few milliseconds of its time. A
+  connection reads at most TURN_BYTES per loop turn, so that a busy sender cannot hold the worker
+  while a quiet connection's line waits.
 - Bounded: a connection holds at most its read buffer and its deframer (`max_frame` + a few
   bytes); the report channel holds at most `buffer_bytes` unsent. When the server does not keep
   up, a report's lines are dropped and counted (`dropped`) instead of slowing the sources.
@@ -31,18 +37,27 @@ import sys
 import time
 from collections import deque
 from itertools import chain
+from operator import attrgetter
 
 import msgspec
 
 from vigil.logs.columns import lines_columns, to_ipc
+from vigil.logs.formats import format_akkeris_lines
 from vigil.logs.framing import SyslogDeframer
 from vigil.logs.model import LogLine, app_name
 from vigil.logs.syslog import SyslogError, parse_frame
-from vigil.logs.syslog_wire import STOP, Report, ReportEncoder, unhand
+from vigil.logs.syslog_wire import STOP, TAILS, TAILS_ALL, Report, ReportEncoder, tails_of, unhand
 
 log = logging.getLogger(__name__)
 
-REPORT_BYTES = 4 * 1024 * 1024  # frames' bytes per report: bounds what the server decodes at once
+_message = attrgetter("message")
+# Frames' bytes per report: bounds what the server decodes at once. A report carries its lines about
+# three times (msgpack, Arrow columns, Akkeris text), so that one report stays within the channel's
+# bound (`buffer_bytes`, 8 MiB by default).
+REPORT_BYTES = 2 * 1024 * 1024
+REPORT_LINGER = 0.005  # seconds a parsed line may wait for others to share its report
+LINGER_BYTES = 256 * 1024  # ... unless this many frames' bytes already wait
+TURN_BYTES = 32 * 1024  # bytes a connection may deliver in one loop turn (then it waits for the next)
 STOP_GRACE = 5.0  # seconds for open connections to close and the last report to be written
 
 
@@ -50,7 +65,7 @@ class ChildConfig(msgspec.Struct):
     ctrl_fd: int
     data_fd: int
     max_frame: int = 64 * 1024
-    read_size: int = 64 * 1024
+    read_size: int = 16 * 1024
     batch_lines: int = 4096
     buffer_bytes: int = 8 * 1024 * 1024
     tls_cert: str | None = None
@@ -90,7 +105,8 @@ def _named(groups: dict[str, list[LogLine]]) -> tuple[dict[str, list[LogLine]], 
 
 
 class _Conn(asyncio.BufferedProtocol):
-    __slots__ = ("bad", "big", "buffer", "conn_id", "deframer", "host", "transport", "view", "worker")
+    __slots__ = ("bad", "big", "buffer", "conn_id", "deframer", "host", "paused", "transport", "turn", "view",
+                 "worker")
 
     def __init__(self, worker: Worker, conn_id: int, host: str) -> None:
         self.worker = worker
@@ -102,6 +118,8 @@ class _Conn(asyncio.BufferedProtocol):
         self.transport: asyncio.BaseTransport | None = None
         self.bad = 0  # the deframer's counters as last reported
         self.big = 0
+        self.turn = 0  # bytes read in this loop turn
+        self.paused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
@@ -111,12 +129,27 @@ class _Conn(asyncio.BufferedProtocol):
         return self.view
 
     def buffer_updated(self, nbytes: int) -> None:
+        # libuv reads a ready socket up to 32 times in one turn: a busy sender could hold the worker
+        # for 2 MiB (~75 ms of parsing) while a quiet connection's line waits. Past TURN_BYTES this
+        # connection pauses until the next turn, so that turns stay short and connections take turns.
+        self.turn += nbytes
+        if self.turn >= TURN_BYTES and not self.paused and self.transport is not None:
+            self.paused = True
+            self.transport.pause_reading()  # type: ignore[attr-defined]
+            self.worker.loop.call_soon(self._resume)
         deframer = self.deframer
         frames = deframer.feed(self.view[:nbytes].tobytes())
         if deframer.malformed != self.bad or deframer.oversized != self.big:
             self._count()
         if frames:
             self.worker.parse(frames, self.host)
+
+    def _resume(self) -> None:
+        self.turn = 0
+        self.paused = False
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.resume_reading()  # type: ignore[attr-defined]
 
     def _count(self) -> None:
         deframer, worker = self.deframer, self.worker
@@ -228,6 +261,7 @@ class Worker:
         self.ctrl = socket.socket(fileno=config.ctrl_fd)
         self.ctrl.setblocking(False)
         self.conns: dict[int, _Conn] = {}
+        self.tailed: frozenset[str] | None = frozenset()  # apps whose groups are rendered (None: all)
         self.starting: set[asyncio.Task[None]] = set()
         self.encoder = ReportEncoder()
         self.groups: dict[str, list[LogLine]] = {}
@@ -235,7 +269,9 @@ class Worker:
         self.bytes = 0  # their frames' bytes
         self.malformed = self.oversized = self.dropped = self.tls_failures = self.no_app = 0
         self.closed: list[int] = []
-        self._scheduled = False
+        self._scheduled: asyncio.Handle | None = None  # the report's flush, when one is due
+        self._soon = False  # ... at the end of this turn (not after a linger)
+        self._first_at = 0.0  # when the oldest line waiting for a report was read (monotonic)
         self._retry: asyncio.TimerHandle | None = None
         self.stopping = asyncio.Event()
         self.drained = asyncio.Event()  # set once stopping and no connection is left
@@ -251,7 +287,7 @@ class Worker:
     def _on_ctrl(self) -> None:
         while True:
             try:
-                msg, fds, _, _ = socket.recv_fds(self.ctrl, 1024, 4)
+                msg, fds, _, _ = socket.recv_fds(self.ctrl, 64 * 1024, 4)
             except BlockingIOError:
                 return
             except OSError:
@@ -261,6 +297,9 @@ class Worker:
                     socket.close(fd)
                 self.stop()
                 return
+            if not fds and (msg.startswith(TAILS) or msg == TAILS_ALL):
+                self.tailed = tails_of(msg)
+                continue
             conn_id, host = unhand(msg)
             for fd in fds:
                 task = self.loop.create_task(self._serve(socket.socket(fileno=fd), conn_id, host))
@@ -296,6 +335,8 @@ class Worker:
 
     def parse(self, frames: list[bytes], host: str) -> None:
         now = time.time_ns() // 1000
+        if not self.count:
+            self._first_at = time.monotonic()
         groups = self.groups
         room = self.config.batch_lines - self.count
         size = self.bytes
@@ -328,12 +369,25 @@ class Worker:
             self.schedule()
 
     def schedule(self) -> None:
-        if not self._scheduled:
-            self._scheduled = True
-            self.loop.call_soon(self.flush)
+        # Lines wait up to REPORT_LINGER for more (reads are small, so that a turn is short and a quiet
+        # connection's line is not stuck behind busy ones), unless LINGER_BYTES of frames already wait:
+        # then the report goes at the end of this turn, as does one that carries only counters.
+        urgent = not self.count or self.bytes >= LINGER_BYTES
+        pending = self._scheduled
+        if pending is not None:
+            if not urgent or self._soon:
+                return
+            pending.cancel()
+        delay = 0.0 if urgent else self._first_at + REPORT_LINGER - time.monotonic()
+        if delay > 0:
+            self._scheduled, self._soon = self.loop.call_later(delay, self.flush), False
+        else:
+            self._scheduled, self._soon = self.loop.call_soon(self.flush), True
 
     def flush(self) -> None:
-        self._scheduled = False
+        if self._scheduled is not None:
+            self._scheduled.cancel()  # a no-op when it is the call running now
+            self._scheduled = None
         out = self.out
         if out is None or out.broken:
             self.groups, self.count, self.bytes = {}, 0, 0  # the server is gone: nobody to report to
@@ -350,8 +404,13 @@ class Worker:
             return
         groups, no_app = _named(self.groups)
         table = to_ipc(lines_columns(list(chain.from_iterable(groups.values())))) if groups else b""
+        # Rendered here, in parallel, rather than on the server's event loop, the one serial stage.
+        tailed = self.tailed
+        texts = {app: format_akkeris_lines(lines).encode() for app, lines in groups.items()
+                 if tailed is None or app in tailed}
+        lengths = {app: list(map(len, map(_message, lines))) for app, lines in groups.items()}
         report = Report(groups, table, no_app + self.no_app, self.malformed, self.oversized, self.dropped,
-                        self.tls_failures, self.closed)
+                        self.tls_failures, self.closed, texts, lengths)
         self.groups, self.count, self.bytes, self.closed = {}, 0, 0, []
         self.malformed = self.oversized = self.dropped = self.tls_failures = self.no_app = 0
         out.write(self.encoder.frame(report))

@@ -2,13 +2,15 @@
 
 Server → worker, on a SOCK_SEQPACKET socket (message boundaries kept, so a handed-over socket
 travels with exactly its own message): `hand(conn_id, host)` with the accepted socket's descriptor
-attached, or `STOP`.
+attached, `tails_message(apps)` (which apps log sessions follow: only their groups are rendered as
+Akkeris text), or `STOP`.
 
 Worker → server, on a stream socket: `Report` messages, msgpack (msgspec, array-like structs)
 behind a 4-byte big-endian length. A report carries the lines parsed since the last one, grouped
 by app (HOSTNAME mapped onto the app name rule, `model.app_name`), the same lines as Arrow columns
-for history (so the server's event loop does not build them), and the counters' increments since
-the last report, so lines and the counts about them arrive together.
+for history and each group as the text a log session writes (so the server's event loop builds
+neither), and the counters' increments since the last report, so lines and the counts about them
+arrive together.
 """
 
 from __future__ import annotations
@@ -24,6 +26,22 @@ HEADER: Final = struct.Struct(">I")
 MAX_MESSAGE: Final = 1 << 30  # a length beyond this is a broken stream, not a message
 HAND: Final = struct.Struct(">Q")  # connection id; the peer's host follows as UTF-8
 STOP: Final = b"stop"
+TAILS: Final = b"tails\x00"  # + the tailed apps' names, LF-separated: render only their groups
+TAILS_ALL: Final = b"tails*"  # render every group (too many tailed apps to name in one message)
+TAILS_MAX: Final = 60_000  # bytes of names in one message; beyond it TAILS_ALL
+
+
+def tails_message(apps: frozenset[str]) -> bytes:
+    names = "\n".join(sorted(apps)).encode()
+    return TAILS_ALL if len(names) > TAILS_MAX else TAILS + names
+
+
+def tails_of(msg: bytes) -> frozenset[str] | None:
+    """The apps a tails message names (None: every app)."""
+    if msg == TAILS_ALL:
+        return None
+    body = msg[len(TAILS):].decode()
+    return frozenset(body.split("\n")) if body else frozenset()
 
 
 class Report(msgspec.Struct, array_like=True, gc=False):
@@ -35,6 +53,8 @@ class Report(msgspec.Struct, array_like=True, gc=False):
     dropped: int = 0  # lines parsed but not sent: the channel to the server was full
     tls_failures: int = 0  # connections whose TLS handshake failed
     closed: list[int] = []  # ids of connections that ended
+    texts: dict[str, bytes] = {}  # app name -> its group's lines as Akkeris text, for log sessions
+    lengths: dict[str, list[int]] = {}  # app name -> its group's message lengths (what the ring weighs)
 
 
 def hand(conn_id: int, host: str) -> bytes:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 import msgspec
 
 from vigil.logs.syslog_child import ChildConfig
-from vigil.logs.syslog_wire import STOP, Report, ReportReader, hand
+from vigil.logs.syslog_wire import STOP, Report, ReportReader, hand, tails_message
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,7 @@ class _Worker:
             child_data.close()
         ctrl.setblocking(False)
         self.ctrl = ctrl
+        self.tell(self.pool.tails)
 
     def hand(self, sock: socket.socket, conn_id: int, host: str) -> bool:
         if self.ctrl is None:
@@ -94,6 +95,13 @@ class _Worker:
             return False
         self.connections.add(conn_id)
         return True
+
+    def tell(self, msg: bytes) -> None:
+        """Send a control message; if the worker's queue is full it is lost (the next change says it
+        again, and until then the server renders what the worker did not)."""
+        if self.ctrl is not None:
+            with contextlib.suppress(OSError):
+                self.ctrl.send(msg)
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.returncode is None:
@@ -156,6 +164,7 @@ class WorkerPool:
         self.workers = [_Worker(self, i) for i in range(count)]
         self.closing = False
         self.restarts = 0
+        self.tails = tails_message(frozenset())  # the last tails message, for workers started later
 
     async def start(self) -> None:
         try:
@@ -171,6 +180,12 @@ class WorkerPool:
         alive = [w for w in self.workers if w.alive]
         alive.sort(key=lambda w: len(w.connections))
         return any(w.hand(sock, conn_id, host) for w in alive)
+
+    def set_tailed(self, apps: frozenset[str]) -> None:
+        """Tell every worker which apps log sessions follow (it renders only their groups)."""
+        self.tails = tails_message(apps)
+        for worker in self.workers:
+            worker.tell(self.tails)
 
     def received(self, worker: _Worker, report: Report) -> None:
         if report.closed:
