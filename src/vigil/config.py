@@ -156,6 +156,7 @@ class Settings:
     drain_feed_lines: int = 65_536  # lines of drained apps handed over per event-loop turn; beyond: counted
     drain_stats_interval: float = 1.0  # the delivery process reports every drain's counters this often
     drain_process_nice: int = 10  # the delivery process's nice value: ingest has the CPU first (0: same as the server)
+    drain_process_idle: bool = True  # the delivery process as SCHED_IDLE: only CPU that ingest leaves (else nice)
 
     # Alerts (docs/alerts.md): the SMTP server `mail` services send through, and the evaluator's bounds.
     smtp_host: str | None = None  # unset: `mail` deliveries fail (visibly, in the alert's status)

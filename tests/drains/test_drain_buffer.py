@@ -7,8 +7,8 @@ from typing import Any
 
 from vigil.config import Settings
 from vigil.drains.buffer import Chunk, DrainBuffer, LineHub
-from vigil.drains.channel import DrainSpec, Notice
-from vigil.drains.child import Feed, drain_of
+from vigil.drains.channel import DrainSpec, Encoder, Gap, Lines, Notice
+from vigil.drains.child import Delivery, Feed, _Input, drain_of
 from vigil.drains.worker import SyslogWorker
 from vigil.logs.model import LogLine
 from vigil.logs.ring import LINE_OVERHEAD
@@ -134,3 +134,65 @@ async def test_the_l10_notice_goes_to_the_server() -> None:
     assert notice.lines[0].message.startswith("Error L10 (output buffer overflow): 3 messages dropped since ")
     assert (notice.lines[0].app, notice.lines[0].source, notice.lines[0].instance) == ("web", "heroku", "logplex")
     await worker.stop()
+
+
+async def test_a_drain_that_does_not_read_drops_whole_chunks_without_looking_at_their_lines() -> None:
+    """A dead drain's buffer pays a few operations per chunk: whole chunks go at a push, without
+    the running weights of their lines; the cut inside the oldest one waits for the next look, which
+    finds exactly what dropping line by line would have kept."""
+    buf = DrainBuffer(None, frozenset(["web"]), capacity=5, max_bytes=None)
+    chunks = [Chunk([line("web", f"{i}") for i in range(start, start + 3)]) for start in range(0, 30, 3)]
+    for chunk in chunks:
+        buf.push(chunk)
+    assert all(chunk._cum is None for chunk in chunks)
+    assert [entry[0] for entry in buf._chunks] == chunks[-2:]  # 6 lines held until the next look
+    assert (buf.pending, buf.dropped) == (5, 25)  # the look: one line cut from the older chunk
+    n, since = buf.take_dropped()
+    assert n == 25 and since > 0
+    assert messages(await buf.get(10)) == ["25", "26", "27", "28", "29"]
+
+
+async def test_the_byte_limit_is_exact_when_whole_chunks_go_first() -> None:
+    buf = DrainBuffer(None, frozenset(["web"]), capacity=100, max_bytes=3 * (10 + LINE_OVERHEAD))
+    for start in range(0, 12, 4):
+        buf.push(Chunk([line("web", f"{i:010d}") for i in range(start, start + 4)]))
+    assert (buf.pending, buf.dropped, buf.bytes) == (3, 9, 3 * (10 + LINE_OVERHEAD))
+    assert messages(await buf.get(10)) == ["0000000009", "0000000010", "0000000011"]
+
+
+async def test_frames_are_made_once_at_publish_for_drains_that_read_and_never_for_stalled_ones() -> None:
+    hub = LineHub()
+    reading = hub.subscribe(["web"], capacity=10)
+    reading.frame_host_len = 38
+    hub.publish("web", [line("web", "a")])
+    [(chunk, _)] = reading._chunks
+    assert chunk._frames is not None and chunk._frames.host_len == 38
+    reading.stalled = True  # as LineHub.busy marks a drain that stopped reading
+    hub.publish("web", [line("web", "b")])
+    assert reading._chunks[1][0]._frames is None  # made if it ever reads it
+
+
+async def test_lines_messages_waiting_together_reach_the_drains_as_one_chunk_per_app() -> None:
+    """Behind, the delivery process merges the `Lines` messages waiting in its inbox: per app one
+    chunk, its lines in order, at most a quarter of a drain's buffer; another message ends a merge."""
+    delivery = Delivery(None)  # type: ignore[arg-type]  # (nothing is sent back here)
+    delivery.settings = Settings(drain_buffer_lines=40)
+    web, api = delivery.hub.subscribe(["web"], 40), delivery.hub.subscribe(["api"], 40)
+    inp = _Input(delivery, -1)
+    encoder = Encoder()
+
+    def queue(msg: Any) -> None:
+        inp.inbox.append(bytes(encoder.frame(msg))[4:])
+
+    for start in (0, 3):  # two turns, merged
+        queue(Lines([("web", [line("web", f"{i}") for i in range(start, start + 3)]),
+                     ("api", [line("api", f"a{start}")])]))
+    queue(Gap("web", 5, 123))  # ends the merge: lines after it come after it
+    for start in range(6, 30, 3):  # eight turns of 3 web lines: 24 lines, merged up to 10 (40 / 4) at a time
+        queue(Lines([("web", [line("web", f"{i}") for i in range(start, start + 3)])]))
+    inp.hand_on()
+    assert [len(entry[0].lines) for entry in web._chunks] == [6, 12, 12]
+    assert [len(entry[0].lines) for entry in api._chunks] == [2]
+    assert messages(await web.get(100)) == [f"{i}" for i in range(30)]
+    assert messages(await api.get(100)) == ["a0", "a3"]
+    assert web.take_dropped() == (5, 123)

@@ -6,7 +6,9 @@ import random
 
 import pytest
 
+from vigil.drains import frames
 from vigil.drains.backoff import Backoff
+from vigil.drains.buffer import Chunk
 from vigil.drains.frames import FIELDS_CACHE_MAX, SyslogFramer
 from vigil.logs.framing import octet_frame
 from vigil.logs.model import LogLine
@@ -45,7 +47,7 @@ def test_the_header_cache_is_bounded() -> None:
     framer = SyslogFramer(TOKEN)
     lines = [LogLine("a", "app", f"web.{i}", "stdout", T, "", "m") for i in range(FIELDS_CACHE_MAX + 10)]
     out = framer.octet_counted(lines)
-    assert len(framer._fields) <= FIELDS_CACHE_MAX
+    assert len(frames._headers) <= FIELDS_CACHE_MAX
     assert out == b"".join(octet_frame(format_rfc5424(line, hostname=TOKEN)) for line in lines)
 
 
@@ -71,3 +73,33 @@ def test_backoff_doubles_up_to_its_cap_and_resets() -> None:
     assert backoff.ceiling() == 0.5
     with pytest.raises(ValueError):
         Backoff(0, 1)
+
+
+def test_pieces_of_shared_frames_are_exactly_each_drains_frames() -> None:
+    """The frames of an app's lines are made once, with a placeholder for the HOSTNAME, and cut into
+    the pieces each drain reads: every cut, for every drain, gives exactly format_rfc5424's bytes."""
+    rng = random.Random(7)
+    messages = ["GET / 200", "héllo ✓", "nul\x00inside", "ends with LF\n", "two\nlines", "", "x" * 300]
+    lines = [LogLine("web", rng.choice(["app", "heroku router", "APP/PROC/WEB"]), f"web.{i % 3}",
+                     rng.choice(["stdout", "stderr"]), T + rng.choice([0, 1, 10, 120_000, 999_999, 1_000_000 * i]),
+                     "", rng.choice(messages)) for i in range(60)]
+    chunks = [Chunk(lines[i:i + 20]) for i in range(0, 60, 20)]
+    other = "d.ffffffff-8f2c-4d4e-9a0e-123456789abc"  # another drain of the app (tokens are all alike)
+    for token in (TOKEN, other, "d.short"):  # (a length of its own: the frames are made again)
+        framer = SyslogFramer(token)
+        for _ in range(50):
+            a, b = sorted(rng.sample(range(61), 2))
+            pieces = [(chunk, max(a - 20 * k, 0), min(b - 20 * k, 20)) for k, chunk in enumerate(chunks)
+                      if a < 20 * (k + 1) and b > 20 * k]
+            expected = b"".join(octet_frame(format_rfc5424(line, hostname=token)) for line in lines[a:b])
+            assert framer.octet_counted_pieces(pieces) == expected
+    assert all(chunk._frames is not None and chunk._frames.host_len == len("d.short") for chunk in chunks)
+
+
+def test_a_timestamp_fraction_is_trimmed_as_loggregator_writes_it() -> None:
+    framer = SyslogFramer(TOKEN)
+    for frac, text in ((0, "20"), (1, "20.000001"), (10, "20.00001"), (120_000, "20.12"), (999_999, "20.999999"),
+                       (100_100, "20.1001"), (5_000, "20.005")):
+        line = LogLine("a", "app", "web.1", "stdout", 1_700_000_000_000_000 + frac, "", "m")
+        assert f"2023-11-14T22:13:{text}+00:00".encode() in framer.octet_counted([line])
+        assert framer.octet_counted([line]) == octet_frame(format_rfc5424(line, hostname=TOKEN))

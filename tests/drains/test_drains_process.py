@@ -133,3 +133,21 @@ async def test_sigterm_ends_the_delivery_process_with_status_0(start_vigil: Star
     assert await proc.wait() == 0
     assert len(tcp_sink.frames()) == 3  # … and delivered before it ended
     await eventually(lambda: manager.process.restarts == 1 and manager.process.alive)
+
+
+async def test_the_delivery_process_runs_only_on_cpu_that_ingest_leaves(start_vigil: StartVigil,
+                                                                       tcp_sink: TcpSink) -> None:
+    """SCHED_IDLE by default: a waking ingest task takes the CPU from it at once; with
+    `drain_process_idle` off it runs at `drain_process_nice` instead."""
+    for settings, policy, nice in (({}, os.SCHED_IDLE, None),
+                                   ({"drain_process_idle": False, "drain_process_nice": 7}, os.SCHED_OTHER, 7)):
+        vigil = await start_vigil(**FAST, **settings)
+        await add_drain(vigil.client, f"syslog://127.0.0.1:{tcp_sink.port}")
+        seen = len(tcp_sink.frames())
+        await post_lines(vigil.client, batch(0, 1))
+        await eventually(lambda n=seen: len(tcp_sink.frames()) > n)  # (it took its settings before any line)
+        proc = vigil.services.drains.process.proc
+        assert proc is not None
+        assert os.sched_getscheduler(proc.pid) == policy
+        if nice is not None:
+            assert os.getpriority(os.PRIO_PROCESS, proc.pid) == nice

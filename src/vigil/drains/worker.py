@@ -1,7 +1,7 @@
 """One drain at work (in the delivery process, `child.py`): its own bounded buffer, its own task, its
 own connection.
 
-The buffer (`buffer.DrainBuffer`, read through the `Subscription` interface) holds
+The buffer (`buffer.DrainBuffer`, read as lines or as pieces of shared chunks) holds
 `drain_buffer_lines` (1,024, Logplex's drain buffer size) and `drain_buffer_bytes`, the oldest lines
 dropped when it is full. Handing lines to it never waits, so a drain that is dead, slow or refusing
 costs a few operations per chunk of lines and nothing else; while the drain cannot send, its task
@@ -14,7 +14,8 @@ at most once per `drain_notice_interval` per drain (the notice is itself a line 
 drain delivers it too, right after the gap, as Logplex does).
 
 `SyslogWorker` (syslog://, syslog+tls://) connects, then writes octet-counted frames, the whole
-buffer at a time; `UdpWorker` sends datagrams; `HttpWorker` (`http.py`) POSTs logplex-1 batches.
+buffer at a time, from the chunks' shared frames with its token put in; `UdpWorker` sends
+datagrams; `HttpWorker` (`http.py`) POSTs logplex-1 batches.
 Connections are retried with capped exponential backoff (`drain_backoff_min` … `drain_backoff_max`).
 """
 
@@ -32,9 +33,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, cast
 
-from vigil.broker.base import Subscription
 from vigil.config import Settings
 from vigil.drains.backoff import Backoff
+from vigil.drains.buffer import DrainBuffer, Piece, count, first_app, lines_of
 from vigil.drains.frames import SyslogFramer
 from vigil.drains.model import Drain
 from vigil.drains.tls import client_context
@@ -47,7 +48,7 @@ log = logging.getLogger(__name__)
 class LineFeed(Protocol):
     """Where a worker's lines come from and where its notices go (`child.Feed` in the delivery process)."""
 
-    def subscribe(self, apps: Sequence[str] | None, capacity: int, max_bytes: int | None = None) -> Subscription:
+    def subscribe(self, apps: Sequence[str] | None, capacity: int, max_bytes: int | None = None) -> DrainBuffer:
         ...
 
     def accept(self, lines: Sequence[LogLine]) -> int:
@@ -55,6 +56,48 @@ class LineFeed(Protocol):
 
 # Errors that mean "this connection (attempt) failed": retried with backoff, never fatal.
 NETWORK_ERRORS = (OSError, ssl.SSLError, TimeoutError, EOFError)
+
+
+class Hurry:
+    """A flag a lingering drain waits on with a time limit: set at shutdown, and when its buffer is half
+    full. Like `asyncio.Event` with `wait_for`, but the timed wait is one future and one timer, no task:
+    a busy drain waits like this for every batch."""
+
+    __slots__ = ("_set", "_waiter")
+
+    def __init__(self) -> None:
+        self._set = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def set(self) -> None:
+        self._set = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._set = False
+
+    def is_set(self) -> bool:
+        return self._set
+
+    async def wait(self, seconds: float) -> None:
+        """Until set, or `seconds` have passed."""
+        if self._set:
+            return
+        loop = asyncio.get_running_loop()
+        self._waiter = waiter = loop.create_future()
+        timer = loop.call_later(seconds, _wake, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 @dataclass
@@ -81,9 +124,9 @@ class DrainWorker(ABC):
         self.feed = feed
         self.settings = settings
         self.apps = list(apps)
-        self._hurry = asyncio.Event()  # set at shutdown, and when the buffer is half full: no more linger
-        self.sub: Subscription = self._subscribe(self.apps)
-        self._old: Subscription | None = None  # the previous subscription after a change of apps
+        self._hurry = Hurry()  # set at shutdown, and when the buffer is half full: no more linger
+        self.sub = self._subscribe(self.apps)
+        self._old: DrainBuffer | None = None  # the previous subscription after a change of apps
         self._dropped_before = 0  # lines dropped by earlier subscriptions
         self.stats = DrainStats()
         self.backoff = Backoff(settings.drain_backoff_min, settings.drain_backoff_max)
@@ -95,12 +138,16 @@ class DrainWorker(ABC):
         self._closing = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
-    def _subscribe(self, apps: Sequence[str]) -> Subscription:
+    def _subscribe(self, apps: Sequence[str]) -> DrainBuffer:
         s = self.settings
         sub = self.feed.subscribe(apps, s.drain_buffer_lines, s.drain_buffer_bytes)
-        if hasattr(sub, "on_half_full"):
-            sub.on_half_full = self._hurry.set
+        sub.on_half_full = self._hurry.set
+        sub.frame_host_len = self.frame_host_len
         return sub
+
+    # The length of this drain's HOSTNAME in syslog frames, if it writes octet-counted frames made
+    # from the chunks' shared frames (0: it does not).
+    frame_host_len = 0
 
     # ------------------------------------------------------------------------------------- lifecycle
 
@@ -180,54 +227,65 @@ class DrainWorker(ABC):
         self._old = old
         old.close()  # wakes the task if it is waiting on it; its queued lines stay readable
 
-    async def next_lines(self, max_items: int, wait: float | None = None) -> list[LogLine] | None:
-        """Up to `max_items` buffered lines, waiting up to `wait` seconds (None: until there are some).
-        [] when the wait passed, None once the drain is closed."""
+    async def next_pieces(self, max_items: int, wait: float | None = None) -> list[Piece] | None:
+        """Up to `max_items` buffered lines as pieces of chunks, waiting up to `wait` seconds (None:
+        until there are some). [] when the wait passed, None once the drain is closed."""
         while True:
             old = self._old
             if old is not None:
                 self._take_dropped(old)
-                lines = await old.get(max_items, 0) if old.pending else []
+                pieces = await old.get_pieces(max_items, 0) if old.pending else []
                 if not old.pending:
                     self._dropped_before += old.dropped
                     self._old = None
-                if lines:
-                    self.check_dropped(lines[0].app)
-                    return lines
+                if pieces:
+                    self.check_dropped(first_app(pieces))
+                    return pieces
                 continue
             sub = self.sub
-            lines = await sub.get(max_items, wait)
-            if lines:
-                self.check_dropped(lines[0].app)
-                return lines
+            pieces = await sub.get_pieces(max_items, wait)
+            if pieces:
+                self.check_dropped(first_app(pieces))
+                return pieces
             if sub is not self.sub or self._old is not None:
                 continue  # retargeted while waiting
             if sub.closed:
                 return None
             return []
 
-    async def next_batch(self) -> list[LogLine] | None:
-        """The next lines to write. A busy drain writes at most once per `drain_linger` seconds and
-        gathers what arrives meanwhile; an idle one writes a line at once. Without it every ingest read
-        wakes every drain of its apps for a line or two, and the wake-ups cost more than the lines."""
+    async def next_lines(self, max_items: int, wait: float | None = None) -> list[LogLine] | None:
+        """`next_pieces` as lines."""
+        pieces = await self.next_pieces(max_items, wait)
+        return None if pieces is None else lines_of(pieces)
+
+    async def next_pieces_batch(self) -> list[Piece] | None:
+        """The next lines to write, as pieces of chunks. A busy drain writes at most once per
+        `drain_linger` seconds and gathers what arrives meanwhile; an idle one writes a line at once.
+        Without it every ingest read wakes every drain of its apps for a line or two, and the wake-ups
+        cost more than the lines."""
         s = self.settings
-        lines = await self.next_lines(s.drain_buffer_lines)
-        if not lines or not s.drain_linger:
-            return lines
+        pieces = await self.next_pieces(s.drain_buffer_lines)
+        if not pieces or not s.drain_linger:
+            return pieces
         loop = asyncio.get_running_loop()
         since = loop.time() - self._last_batch
-        if since < s.drain_linger and len(lines) < s.drain_buffer_lines:
+        n = count(pieces)
+        if since < s.drain_linger and n < s.drain_buffer_lines:
             if not self._closing.is_set():
                 self._hurry.clear()
-            with contextlib.suppress(TimeoutError):  # cut short at shutdown, or when lines pile up
-                await asyncio.wait_for(self._hurry.wait(), s.drain_linger - since)
-            more = await self.next_lines(s.drain_buffer_lines - len(lines), 0)
+            await self._hurry.wait(s.drain_linger - since)  # cut short at shutdown, or when lines pile up
+            more = await self.next_pieces(s.drain_buffer_lines - n, 0)
             if more:
-                lines += more
+                pieces += more
         self._last_batch = loop.time()
-        return lines
+        return pieces
 
-    def _take_dropped(self, sub: Subscription) -> None:
+    async def next_batch(self) -> list[LogLine] | None:
+        """`next_pieces_batch` as lines."""
+        pieces = await self.next_pieces_batch()
+        return None if pieces is None else lines_of(pieces)
+
+    def _take_dropped(self, sub: DrainBuffer) -> None:
         n, since = sub.take_dropped()
         if n:
             self._lost += n
@@ -315,6 +373,10 @@ class _StreamProtocol(asyncio.Protocol):
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
     def check(self) -> None:
         if self.closed:
             raise self.error or ConnectionResetError("the connection was closed")
@@ -336,11 +398,12 @@ class SyslogWorker(DrainWorker):
     """
 
     def __init__(self, drain: Drain, apps: Sequence[str], feed: LineFeed, settings: Settings) -> None:
-        super().__init__(drain, apps, feed, settings)
         self.framer = SyslogFramer(drain.token)
+        self.frame_host_len = len(self.framer.hostname)  # (before the subscription is made)
+        super().__init__(drain, apps, feed, settings)
         self._conn: _StreamProtocol | None = None
         self._ssl: ssl.SSLContext | None = None
-        self._carry: list[LogLine] = []  # read but not written when the connection went away
+        self._carry: list[Piece] = []  # read but not written when the connection went away
 
     @property
     def connection_open(self) -> bool:
@@ -387,30 +450,32 @@ class SyslogWorker(DrainWorker):
                 continue
             conn = self._conn
             assert conn is not None
-            lines: list[LogLine] = []
+            pieces: list[Piece] = []
             try:
                 while True:
                     if self._carry:
-                        lines, self._carry = self._carry, []
+                        pieces, self._carry = self._carry, []
                     else:
-                        got = await self.next_batch()
+                        got = await self.next_pieces_batch()
                         if got is None:
                             return
-                        lines = got
+                        pieces = got
                     if conn.closed:  # went away while we waited: these lines were never written
-                        self._carry = lines
+                        self._carry = pieces
                         conn.check()
                     assert conn.transport is not None
-                    conn.transport.write(self.framer.octet_counted(lines))
-                    async with asyncio.timeout(s.drain_write_timeout):
-                        await conn.drain()
-                    self.stats.delivered += len(lines)
-                    lines = []
+                    conn.transport.write(self.framer.octet_counted_pieces(pieces))
+                    if conn.paused:  # (a timer per write only when the write has to wait)
+                        async with asyncio.timeout(s.drain_write_timeout):
+                            await conn.drain()
+                    conn.check()
+                    self.stats.delivered += count(pieces)
+                    pieces = []
                     self.backoff.reset()
                     self.recovered()
             except NETWORK_ERRORS as exc:
-                if lines and not self._carry:
-                    self.stats.failed += len(lines)
+                if pieces and not self._carry:
+                    self.stats.failed += count(pieces)
                 self.failing(exc, "connection lost (reconnecting with backoff)")
             finally:
                 await self.disconnect()
