@@ -13,6 +13,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from vigil.broker.waiting import wait_for_items
+
 
 class MemorySubscription:
     __slots__ = ("_broker", "_closed", "_drop_since", "_dropped_pending", "_event", "_queue", "bytes", "capacity",
@@ -80,15 +82,8 @@ class MemorySubscription:
 
     async def get(self, max_items: int, wait: float | None = None) -> list[Any]:
         queue = self._queue
-        if not queue and not self._closed:
-            self._event.clear()
-            try:
-                if wait is None:
-                    await self._event.wait()
-                else:
-                    await asyncio.wait_for(self._event.wait(), wait)
-            except TimeoutError:
-                return []
+        if not queue and not self._closed and not await wait_for_items(self._event, wait):
+            return []
         n = min(max_items, len(queue))
         if n == len(queue):
             out = list(queue)

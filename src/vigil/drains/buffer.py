@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from itertools import accumulate
 from operator import attrgetter
 
+from vigil.broker.waiting import wait_for_items
 from vigil.drains.frames import SharedFrames, placeholder_frames
 from vigil.logs.model import LogLine
 from vigil.logs.ring import LINE_OVERHEAD
@@ -242,17 +243,8 @@ class DrainBuffer:
 
     async def get_pieces(self, max_items: int, wait: float | None = None) -> list[Piece]:
         """`get` as pieces of chunks, (chunk, start, end): the lines are chunk.lines[start:end]."""
-        if not self._len and not self._closed:
-            if wait is not None and wait <= 0:
-                return []  # (wait_for with no time would still make a task and cancel it)
-            self._event.clear()
-            try:
-                if wait is None:
-                    await self._event.wait()
-                else:
-                    await asyncio.wait_for(self._event.wait(), wait)
-            except TimeoutError:
-                return []
+        if not self._len and not self._closed and not await wait_for_items(self._event, wait):
+            return []
         self._settle()
         out: list[Piece] = []
         chunks = self._chunks

@@ -21,6 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 
+from vigil.broker.waiting import wait_for_items
 from vigil.logs.formats import format_akkeris_lines
 from vigil.logs.model import LogLine
 from vigil.logs.ring import LINE_OVERHEAD
@@ -108,15 +109,8 @@ class TextFeed:
         split here); waits up to `wait` seconds (None: forever) for the first and returns [] when
         that passes or once closed."""
         chunks = self._chunks
-        if not chunks and not self._closed:
-            self._event.clear()
-            try:
-                if wait is None:
-                    await self._event.wait()
-                else:
-                    await asyncio.wait_for(self._event.wait(), wait)
-            except TimeoutError:
-                return []
+        if not chunks and not self._closed and not await wait_for_items(self._event, wait):
+            return []
         out: list[Chunk] = []
         taken = 0
         while chunks and taken < max_lines:
