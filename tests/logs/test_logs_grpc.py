@@ -14,7 +14,7 @@ from tests.conftest import StartVigil, Vigil
 from tests.logs.conftest import eventually
 from vigil.ingest.grpc_ingress import EnvelopeMetrics
 from vigil.ingest.loggregator_v2 import envelope_pb2 as pb
-from vigil.ingest.loggregator_v2 import ingress_pb2_grpc
+from vigil.ingest.loggregator_v2.service import IngressStub
 
 NOW_NS = (int(time.time()) - 30) * 10**9
 
@@ -32,11 +32,11 @@ async def vigil(start_vigil: StartVigil) -> Vigil:
 
 
 @pytest.fixture
-async def stub(vigil: Vigil) -> AsyncIterator[ingress_pb2_grpc.IngressStub]:
+async def stub(vigil: Vigil) -> AsyncIterator[IngressStub]:
     grpc_ingress = vigil.services.log_listeners.grpc
     assert grpc_ingress is not None and grpc_ingress.port > 0
     async with grpc.aio.insecure_channel(f"127.0.0.1:{grpc_ingress.port}") as channel:
-        yield ingress_pb2_grpc.IngressStub(channel)
+        yield IngressStub(channel)
 
 
 async def read_back(vigil: Vigil, app: str, n: int) -> list[dict]:
@@ -47,7 +47,7 @@ async def read_back(vigil: Vigil, app: str, n: int) -> list[dict]:
     return await eventually(check)
 
 
-async def test_send_batches_come_back_through_the_read_api(vigil: Vigil, stub: ingress_pb2_grpc.IngressStub) -> None:
+async def test_send_batches_come_back_through_the_read_api(vigil: Vigil, stub: IngressStub) -> None:
     batch = pb.EnvelopeBatch(batch=[log_envelope("grpcapp", "out line", ts=NOW_NS + 1000),
                                     log_envelope("grpcapp", "err line", ts=NOW_NS + 2000, err=True, instance="3")])
     await stub.Send(batch)
@@ -58,7 +58,7 @@ async def test_send_batches_come_back_through_the_read_api(vigil: Vigil, stub: i
         (str(NOW_NS + 2000), "3", "APP/PROC/WEB", "ERR", "err line")]
 
 
-async def test_batch_sender_and_sender_streams(vigil: Vigil, stub: ingress_pb2_grpc.IngressStub) -> None:
+async def test_batch_sender_and_sender_streams(vigil: Vigil, stub: IngressStub) -> None:
     async def batches() -> AsyncIterator[pb.EnvelopeBatch]:
         for i in range(3):
             yield pb.EnvelopeBatch(batch=[log_envelope("streamed", f"b{i}.{j}", ts=NOW_NS + i * 10 + j)
@@ -78,14 +78,14 @@ async def test_batch_sender_and_sender_streams(vigil: Vigil, stub: ingress_pb2_g
 
 
 async def test_a_zero_timestamp_means_now_and_source_ids_become_app_names(vigil: Vigil,
-                                                                          stub: ingress_pb2_grpc.IngressStub) -> None:
+                                                                          stub: IngressStub) -> None:
     before = time.time_ns()
     await stub.Send(pb.EnvelopeBatch(batch=[log_envelope("Org.Space.App", "x", ts=0)]))
     (env,) = await read_back(vigil, "org-space-app", 1)
     assert before <= int(env["timestamp"]) <= time.time_ns()
 
 
-async def test_counters_and_gauges_go_to_the_metrics_store(vigil: Vigil, stub: ingress_pb2_grpc.IngressStub) -> None:
+async def test_counters_and_gauges_go_to_the_metrics_store(vigil: Vigil, stub: IngressStub) -> None:
     when = (int(time.time()) - 120) * 10**9
     await stub.Send(pb.EnvelopeBatch(batch=[
         pb.Envelope(timestamp=when, source_id="metered", instance_id="1", tags={"job": "web", "bad tag!": "x"},
@@ -133,7 +133,7 @@ async def test_messages_over_the_size_limit_are_refused(start_vigil: StartVigil)
     vigil = await start_vigil(listeners="ephemeral", max_body_bytes=1000)
     port = vigil.services.log_listeners.grpc.port  # type: ignore[union-attr]
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        stub = ingress_pb2_grpc.IngressStub(channel)
+        stub = IngressStub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await stub.Send(pb.EnvelopeBatch(batch=[log_envelope("huge", "x" * 2000)]))
         assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED

@@ -26,7 +26,7 @@ from typing import Any
 import grpc
 import orjson
 
-from vigil.ingest.loggregator_v2 import envelope_pb2, ingress_pb2, ingress_pb2_grpc
+from vigil.ingest.loggregator_v2 import envelope_pb2, ingress_pb2, service
 from vigil.logs.model import STDERR, STDOUT, LogLine
 from vigil.logs.pipeline import LogPipeline, clip
 from vigil.metrics.names import MAX_TAGS, METRIC_NAME, TAG_NAME, TAG_VALUE
@@ -137,7 +137,9 @@ class EnvelopeMetrics:
         await self.flush()
 
 
-class _Ingress(ingress_pb2_grpc.IngressServicer):
+class _Ingress:
+    """The three methods of `loggregator.v2.Ingress` (`loggregator_v2/service.py`)."""
+
     def __init__(self, listener: GrpcIngress) -> None:
         self.listener = listener
 
@@ -217,7 +219,7 @@ class GrpcIngress:
         options = [("grpc.max_receive_message_length", self.max_message_bytes),
                    ("grpc.so_reuseport", 0)]
         server = grpc.aio.server(options=options, maximum_concurrent_rpcs=self.max_streams)
-        ingress_pb2_grpc.add_IngressServicer_to_server(_Ingress(self), server)
+        server.add_generic_rpc_handlers((service.handler(_Ingress(self)),))
         address = f"[{self.host}]:{self.requested_port}" if ":" in self.host else f"{self.host}:{self.requested_port}"
         self.port = server.add_insecure_port(address)
         if not self.port:

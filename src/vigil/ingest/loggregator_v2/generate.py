@@ -2,7 +2,8 @@
 
     .venv/bin/python src/vigil/ingest/loggregator_v2/generate.py
 
-The generated modules are committed, so a server needs only grpcio and protobuf at run time.
+The generated modules are committed, so a server needs only grpcio and protobuf at run time. The
+service itself is not generated (`service.py` says why).
 """
 
 from __future__ import annotations
@@ -23,10 +24,9 @@ def main() -> None:
     here = Path(__file__).resolve().parent
     src = here.parents[2]
     protos = [str(p.relative_to(src)) for p in sorted(here.glob("*.proto"))]
-    args = ["protoc", f"-I{src}", f"--python_out={src}", f"--pyi_out={src}", f"--grpc_python_out={src}", *protos]
+    args = ["protoc", f"-I{src}", f"--python_out={src}", f"--pyi_out={src}", *protos]
     if protoc.main(args) != 0:
         sys.exit("protoc failed")
-    (here / "envelope_pb2_grpc.py").unlink(missing_ok=True)  # the envelope proto has no service
     for path in sorted(here.glob("*_pb2*.py*")):
         proto = path.name.split("_pb2")[0] + ".proto"
         text = path.read_text()
