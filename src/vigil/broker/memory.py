@@ -8,17 +8,17 @@ one `deque.extend` per subscriber otherwise.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from vigil.broker.drops import Drops
 from vigil.broker.waiting import wait_for_items
 
 
 class MemorySubscription:
-    __slots__ = ("_broker", "_closed", "_drop_since", "_dropped_pending", "_event", "_queue", "bytes", "capacity",
-                 "delivered", "dropped", "max_bytes", "topics", "weigh")
+    __slots__ = ("_broker", "_closed", "_event", "_queue", "bytes", "capacity",
+                 "delivered", "drops", "max_bytes", "topics", "weigh")
 
     def __init__(self, broker: MemoryBroker, topics: frozenset[str] | None, capacity: int,
                  max_bytes: int | None = None, weigh: Callable[[Any], int] | None = None) -> None:
@@ -34,9 +34,7 @@ class MemorySubscription:
         self._event = asyncio.Event()
         self._closed = False
         self.delivered = 0
-        self.dropped = 0
-        self._dropped_pending = 0
-        self._drop_since = 0
+        self.drops = Drops()
 
     def push(self, items: Sequence[Any]) -> None:
         queue = self._queue
@@ -64,13 +62,9 @@ class MemorySubscription:
         self._event.set()
 
     def _count_drops(self, n: int) -> None:
-        if n <= 0:
-            return
-        if not self._dropped_pending:
-            self._drop_since = time.time_ns() // 1000
-        self._dropped_pending += n
-        self.dropped += n
-        self._broker.dropped += n
+        if n > 0:
+            self.drops.add(n)
+            self._broker.dropped += n
 
     @property
     def pending(self) -> int:
@@ -96,10 +90,12 @@ class MemorySubscription:
         self.delivered += len(out)
         return out
 
+    @property
+    def dropped(self) -> int:
+        return self.drops.total
+
     def take_dropped(self) -> tuple[int, int]:
-        pending, since = self._dropped_pending, self._drop_since
-        self._dropped_pending = 0
-        return pending, since
+        return self.drops.take()
 
     def close(self) -> None:
         if not self._closed:

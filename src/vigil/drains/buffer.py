@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from itertools import accumulate
 from operator import attrgetter
 
+from vigil.broker.drops import Drops
 from vigil.broker.waiting import wait_for_items
 from vigil.drains.frames import SharedFrames, placeholder_frames
 from vigil.logs.model import LogLine
@@ -103,7 +104,7 @@ class DrainBuffer:
     exactly (the newest lines that fit), but a drain that does not read pays a few operations per
     chunk and nothing per line: no running weights of the lines it drops."""
 
-    __slots__ = ("_bytes", "_chunks", "_closed", "_drop_since", "_dropped", "_dropped_pending", "_event", "_hub",
+    __slots__ = ("_bytes", "_chunks", "_closed", "_drops", "_event", "_hub",
                  "_len", "_over_since", "capacity", "delivered", "frame_host_len", "last_read", "max_bytes",
                  "on_half_full", "stalled", "topics")
 
@@ -121,9 +122,7 @@ class DrainBuffer:
         self._event = asyncio.Event()
         self._closed = False
         self.delivered = 0
-        self._dropped = 0
-        self._dropped_pending = 0
-        self._drop_since = 0
+        self._drops = Drops()
         # Called when a push leaves the buffer at least half full (by lines or bytes): a drain that
         # lingers to gather lines writes now instead of dropping them.
         self.on_half_full: Callable[[], None] | None = None
@@ -208,14 +207,7 @@ class DrainBuffer:
     def count_dropped(self, n: int, since: int = 0) -> None:
         """Count `n` lines lost for this drain (dropped here, or before they reached it) since `since`
         (µs; 0: now)."""
-        if n <= 0:
-            return
-        if not self._dropped_pending:
-            self._drop_since = since or now_us()
-        elif since:
-            self._drop_since = min(self._drop_since, since)
-        self._dropped_pending += n
-        self._dropped += n
+        self._drops.add(n, since)
 
     @property
     def pending(self) -> int:
@@ -230,7 +222,7 @@ class DrainBuffer:
     @property
     def dropped(self) -> int:
         self._settle()
-        return self._dropped
+        return self._drops.total
 
     @property
     def closed(self) -> bool:
@@ -270,9 +262,7 @@ class DrainBuffer:
 
     def take_dropped(self) -> tuple[int, int]:
         self._settle()
-        pending, since = self._dropped_pending, self._drop_since
-        self._dropped_pending = 0
-        return pending, since
+        return self._drops.take()
 
     def close(self) -> None:
         if not self._closed:

@@ -17,10 +17,10 @@ oldest lines.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import deque
 from collections.abc import Callable, Iterable
 
+from vigil.broker.drops import Drops
 from vigil.broker.waiting import wait_for_items
 from vigil.logs.formats import format_akkeris_lines
 from vigil.logs.model import LogLine
@@ -40,8 +40,8 @@ def _weight(lines: list[LogLine], text: bytes) -> int:
 class TextFeed:
     """One reader's queue of rendered chunks (see the module's docstring)."""
 
-    __slots__ = ("_chunks", "_closed", "_drop_since", "_dropped_pending", "_event", "_feeds", "apps", "bytes",
-                 "capacity", "dropped", "lines", "max_bytes")
+    __slots__ = ("_chunks", "_closed", "_event", "_feeds", "apps", "bytes",
+                 "capacity", "drops", "lines", "max_bytes")
 
     def __init__(self, feeds: TextFeeds, apps: frozenset[str], capacity: int, max_bytes: int) -> None:
         if capacity < 1 or max_bytes < 1:
@@ -55,9 +55,7 @@ class TextFeed:
         self._closed = False
         self.lines = 0  # queued
         self.bytes = 0  # their weight
-        self.dropped = 0  # lines dropped because the reader was too slow (total)
-        self._dropped_pending = 0
-        self._drop_since = 0
+        self.drops = Drops()  # lines dropped because the reader was too slow
 
     @property
     def pending(self) -> int:
@@ -98,10 +96,7 @@ class TextFeed:
             self.bytes -= cut_weight
             dropped += cut
         if dropped:
-            if not self._dropped_pending:
-                self._drop_since = time.time_ns() // 1000
-            self._dropped_pending += dropped
-            self.dropped += dropped
+            self.drops.add(dropped)
             self._feeds.dropped += dropped
 
     async def get(self, max_lines: int, wait: float | None = None) -> list[Chunk]:
@@ -121,11 +116,12 @@ class TextFeed:
         self.lines -= taken
         return out
 
+    @property
+    def dropped(self) -> int:
+        return self.drops.total
+
     def take_dropped(self) -> tuple[int, int]:
-        """(lines dropped since the last call, time of the first of those drops in µs) and reset."""
-        pending, since = self._dropped_pending, self._drop_since
-        self._dropped_pending = 0
-        return pending, since
+        return self.drops.take()
 
     def close(self) -> None:
         if not self._closed:

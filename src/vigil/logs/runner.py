@@ -34,6 +34,7 @@ from typing import Any, BinaryIO
 import httpx
 
 from vigil.appmetrics.process import ProcessReporter
+from vigil.broker.drops import Drops
 from vigil.logs.logplex import overflow_message
 from vigil.logs.model import STDERR, STDOUT
 
@@ -66,10 +67,8 @@ class Shipper:
         self._task: asyncio.Task[None] | None = None
         self.healthy = True  # the last attempt reached the server (or none was made yet)
         self.shipped = 0
-        self.dropped = 0  # lost to a full buffer
+        self.drops = Drops()  # lost to a full buffer
         self.refused = 0  # lost to a 4xx answer
-        self._drop_pending = 0
-        self._drop_since = 0
         self._warned = False
 
     def add(self, stream: str, message: str) -> None:
@@ -78,25 +77,25 @@ class Shipper:
                       "stream": stream, "time": time.time(), "message": message})
         if len(queue) > self.options.buffer_lines:
             queue.popleft()
-            if not self._drop_pending:
-                self._drop_since = time.time_ns() // 1000
-            self._drop_pending += 1
-            self.dropped += 1
+            self.drops.add(1)
         self._wake.set()
 
     @property
     def pending(self) -> int:
         return len(self._queue)
 
+    @property
+    def dropped(self) -> int:
+        return self.drops.total
+
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())
 
     def _next_batch(self) -> list[dict[str, Any]]:
         batch: list[dict[str, Any]] = []
-        if self._drop_pending:
+        if self.drops.pending:
             batch.append({"app": self.options.app, "source": "vigil", "instance": "run", "stream": STDOUT,
-                          "time": time.time(), "message": overflow_message(self._drop_pending, self._drop_since)})
-            self._drop_pending = 0
+                          "time": time.time(), "message": overflow_message(*self.drops.take())})
         queue = self._queue
         while queue and len(batch) < self.options.batch_lines:
             batch.append(queue.popleft())
@@ -107,7 +106,7 @@ class Shipper:
         batch: list[dict[str, Any]] = []
         while True:
             if not batch:
-                if not self._queue and not self._drop_pending:
+                if not self._queue and not self.drops.pending:
                     if self._stop.is_set():
                         return
                     self._wake.clear()
