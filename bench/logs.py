@@ -140,7 +140,7 @@ class _TailReader(asyncio.Protocol):
         tails.lines += buf.count(b"\n") - buf.count(b"\r\n")
         if b"probe " in buf:
             for sent in re.findall(rb"probe (\d+)", buf):
-                tails.latencies.append((now - int(sent)) / 1e6)
+                tails.latencies.append((int(sent), (now - int(sent)) / 1e6))
         if b"Error L10" in buf:
             tails.notices += buf.count(b"Error L10")
 
@@ -156,7 +156,7 @@ class Tails:
         self.host, port = url.removeprefix("http://").split(":")
         self.port = int(port)
         self.apps = apps
-        self.latencies: list[float] = []
+        self.latencies: list[tuple[int, float]] = []  # (sent, ns since the epoch; latency, ms)
         self.lines = 0
         self.notices = 0
         self._readers: list[_TailReader] = []
@@ -295,7 +295,11 @@ async def syslog_run(server: Server, port: int, apps: list[str], args: argparse.
     print(f"  load generator:    sender CPU {Totals.sender_cpu:.2f} s, tail clients and prober CPU {client:.2f} s; "
           f"load average {os.getloadavg()[0]:.2f}")
     if tails_wanted:
-        lat = sorted(tails.latencies)
+        lat = sorted(latency for _, latency in tails.latencies)
+        if args.latencies:
+            first = min(sent for sent, _ in tails.latencies)
+            Path(args.latencies).write_text("".join(f"{(sent - first) / 1e9:.3f} {latency:.1f} {sent / 1e9:.3f}\n"
+                                                    for sent, latency in sorted(tails.latencies)))
         print(f"  tail latency:      {len(tails.apps)} sessions read {tails.lines:,} lines; "
               f"{len(lat)}/{sent_probes} probes, p50 {lat[len(lat) // 2]:.1f} ms, "
               f"p99 {lat[int(len(lat) * 0.99)]:.1f} ms, max {lat[-1]:.1f} ms; L10 notices: {tails.notices}")
@@ -351,6 +355,8 @@ def main() -> None:
     p.add_argument("--connections", type=int, default=8)
     p.add_argument("--tails", type=int, default=100)
     p.add_argument("--per-body", type=int, default=2_000)
+    p.add_argument("--latencies", help="write each probe's send time (s from the first), latency (ms) and send "
+                   "time (s since the epoch) to this file")
     p.add_argument("--rate", type=int, default=0,
                    help="offer syslog lines at this rate (lines/s) instead of as fast as the sender can")
     p.add_argument("--runs", type=lambda v: set(v.lower().split(",")), default={"syslog", "tails", "logplex-1", "json"},

@@ -15,7 +15,7 @@ from vigil.logs.formats import format_akkeris_lines
 from vigil.logs.framing import octet_frames
 from vigil.logs.model import STDOUT, LogLine
 from vigil.logs.ring import LINE_OVERHEAD, RecentLines
-from vigil.logs.syslog_wire import Report, tails_message, tails_of
+from vigil.logs.syslog_wire import Report, report_groups, tails_message, tails_of
 from vigil.logs.tail import TextTail
 
 T0 = 1_700_000_000_000_000
@@ -195,7 +195,7 @@ async def test_worker_reports_carry_followed_groups_rendered_and_every_groups_le
     await writer.drain()
     await eventually(lambda: syslog.lines == 4)
     writer.close()
-    groups = {app: lines for r in reports for app, lines in r.groups.items()}
+    groups = {app: lines for r in reports for app, lines in report_groups(r)[0].items()}
     texts = {app: t for r in reports for app, t in r.texts.items()}
     lengths = {app: n for r in reports for app, n in r.lengths.items()}
     assert texts == {"rendered": b"2024-05-01T10:00:00Z rendered app[web.1]: hello\n"

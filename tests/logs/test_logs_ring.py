@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import random
+
+import pytest
+
+import vigil.logs.ring as ring_module
+from vigil.logs.columns import ColumnLines, lines_columns
 from vigil.logs.model import STDOUT, LogLine
-from vigil.logs.ring import LINE_OVERHEAD, RecentLines
+from vigil.logs.ring import LINE_OVERHEAD, RecentLines, line_weight
 
 
 def line(app: str, i: int, message: str | None = None, ts: int | None = None) -> LogLine:
@@ -61,3 +67,30 @@ def test_the_ring_never_changes_the_lists_it_was_handed() -> None:
     assert [x.message for x in ring.last("a", 2)] == ["m4", "m5"]
     assert ring.count("a") == 4 and ring.total_lines == 4 and ring.evicted == 2
     assert ring.total_bytes == sum(len(f"m{i}") + LINE_OVERHEAD for i in range(2, 6))
+
+
+@pytest.mark.parametrize("cut_after", [1, ring_module.CUT_AFTER])
+def test_the_ring_keeps_exactly_the_newest_lines_within_both_limits_whatever_the_batches(
+        cut_after: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Against a line-by-line model: after each batch the ring holds the longest run of newest lines
+    # that fits both limits. Batches are plain lists and Arrow-backed `ColumnLines`, of random sizes,
+    # so cuts land inside batches, across them and on batch edges (and with cut_after=1 the oldest
+    # batch is also cut for real, not only skipped).
+    monkeypatch.setattr(ring_module, "CUT_AFTER", cut_after)
+    rng = random.Random(7)
+    for _ in range(40):
+        max_lines, max_bytes = rng.randint(1, 30), rng.randint(LINE_OVERHEAD, 20 * (LINE_OVERHEAD + 20))
+        ring = RecentLines(max_lines=max_lines, max_bytes=max_bytes, max_apps=10)
+        model: list[LogLine] = []
+        i = 0
+        for _ in range(30):
+            batch = [line("a", i + k, "x" * rng.randint(0, 40)) for k in range(rng.randint(1, 12))]
+            i += len(batch)
+            ring.extend("a", ColumnLines(lines_columns(batch)) if rng.random() < 0.5 else batch)
+            model.extend(batch)
+            while len(model) > max_lines or sum(map(line_weight, model)) > max_bytes:
+                model.pop(0)
+            assert ring.last("a", 100) == model
+            assert ring.count("a") == len(model) and ring.total_bytes == sum(map(line_weight, model))
+            n = rng.randint(1, 40)
+            assert ring.last("a", n) == model[-n:]

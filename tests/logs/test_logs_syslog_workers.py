@@ -37,7 +37,7 @@ async def test_a_report_holds_at_most_batch_lines(start_vigil: StartVigil) -> No
     on_report = syslog._on_report
 
     def spy(report: Report) -> None:
-        sizes.append(sum(map(len, report.groups.values())))
+        sizes.append(sum(report.groups.values()))
         on_report(report)
 
     syslog.pool.on_report = spy  # type: ignore[union-attr]
@@ -59,7 +59,7 @@ async def test_a_report_holds_at_most_report_bytes_of_frames(start_vigil: StartV
     on_report = syslog._on_report
 
     def spy(report: Report) -> None:
-        sizes.append(sum(len(x.message) for g in report.groups.values() for x in g))
+        sizes.append(sum(map(sum, report.lengths.values())))
         on_report(report)
 
     syslog.pool.on_report = spy  # type: ignore[union-attr]

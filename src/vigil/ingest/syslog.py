@@ -27,14 +27,13 @@ import ssl
 import time
 from typing import Any
 
-from vigil.logs.columns import from_ipc
 from vigil.logs.framing import SyslogDeframer
 from vigil.logs.model import LogLine
 from vigil.logs.pipeline import LogPipeline
 from vigil.logs.syslog import SyslogError, parse_frame
 from vigil.logs.syslog_child import ChildConfig
 from vigil.logs.syslog_child import tls_context as tls_context
-from vigil.logs.syslog_wire import Report
+from vigil.logs.syslog_wire import Report, report_groups
 from vigil.logs.syslog_workers import WorkerPool
 
 log = logging.getLogger(__name__)
@@ -42,6 +41,7 @@ log = logging.getLogger(__name__)
 
 # ~150 typical lines: about a millisecond of parsing per read.
 READ_SIZE = 16 * 1024
+
 
 
 class _Connection(asyncio.BufferedProtocol):
@@ -153,11 +153,12 @@ class SyslogListener:
             self.pipeline.no_app += report.no_app
         if report.groups:
             try:
-                table = from_ipc(report.table) if report.table else None
+                groups, table = report_groups(report)
             except ValueError:
-                log.exception("a syslog worker sent unreadable columns; its lines go to history from the structs")
-                table = None
-            self.lines += self.pipeline.accept_groups(report.groups, table, report.texts, report.lengths)
+                log.exception("a syslog worker sent unreadable columns; its lines are counted as dropped")
+                self.dropped += sum(report.groups.values())
+                return
+            self.lines += self.pipeline.accept_groups(groups, table, report.texts, report.lengths)
 
     def _on_lost(self, ids: set[int]) -> None:
         self.connections.difference_update(ids)

@@ -6,9 +6,12 @@ table) and by the store for lines that come as `LogLine`s (HTTP, gRPC, builds, i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+import weakref
+from collections import deque
+from collections.abc import Iterator, Sequence
 from operator import attrgetter
-from typing import Final
+from typing import Final, overload
 
 import numpy as np
 import pyarrow as pa
@@ -28,6 +31,93 @@ def lines_columns(lines: Sequence[LogLine]) -> pa.Table:
     cols = {name: pa.array(list(map(get, lines)), pa.string()) for name, get in _STRINGS}
     cols["time"] = pa.array(np.fromiter(map(attrgetter("timestamp"), lines), np.int64, len(lines)), TIME)
     return pa.table({name: cols[name] for name in SCHEMA.names})
+
+
+def table_lines(table: pa.Table) -> list[LogLine]:
+    """The rows of a SCHEMA table as `LogLine`s (the inverse of `lines_columns`)."""
+    times = table.column("time").cast(pa.int64()).to_pylist()
+    return list(map(LogLine, *(table.column(name).to_pylist() for name in ("app", "source", "instance", "stream")),
+                    times, table.column("host").to_pylist(), table.column("message").to_pylist()))
+
+
+# How long a `ColumnLines` may keep its report's columns alive. A slice pins every buffer of the
+# table it was cut from (a whole worker report, ~4,096 lines of up to 100 apps), so a line kept
+# longer (a quiet app's ring, a slow log session's queue) is made into a `LogLine` and lets go of
+# them: the columns pinned are at most this many seconds of ingest, like the history queue's.
+SETTLE_AFTER: Final = 1.0
+_young: deque[tuple[float, weakref.ref[ColumnLines]]] = deque()
+
+
+class ColumnLines(Sequence[LogLine]):
+    """Lines held as Arrow columns (SCHEMA), made into `LogLine`s only when something reads them.
+
+    Why: the syslog workers parse into columns, and most lines are never read one by one on the
+    server (history takes the columns, log sessions the workers' text, drains the columns again).
+    Only the ring's readers, broker subscribers and cuts read lines; they are built once, on the
+    first read, and kept. Slicing is zero-copy. A `ColumnLines` still alive `SETTLE_AFTER` seconds
+    after it was made becomes plain lines (`settle_columns`) and `table` None.
+    """
+
+    __slots__ = ("__weakref__", "_lines", "_rows", "table")
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table: pa.Table | None = table
+        self._rows = table.num_rows
+        self._lines: list[LogLine] | None = None
+        now = time.monotonic()
+        if _young and _young[0][0] <= now:
+            settle_columns(now)
+        _young.append((now + SETTLE_AFTER, weakref.ref(self)))
+
+    def __len__(self) -> int:
+        return self._rows
+
+    def lines(self) -> list[LogLine]:
+        if self._lines is None:
+            assert self.table is not None
+            self._lines = table_lines(self.table)
+        return self._lines
+
+    def columns(self) -> pa.Table:
+        """The lines as a SCHEMA table (built again if they have settled)."""
+        return self.table if self.table is not None else lines_columns(self.lines())
+
+    def settle(self) -> None:
+        """Keep the lines, let go of the columns."""
+        self.lines()
+        self.table = None
+
+    @overload
+    def __getitem__(self, index: int) -> LogLine: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[LogLine]: ...
+
+    def __getitem__(self, index: int | slice) -> LogLine | Sequence[LogLine]:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self._rows)
+            if self._lines is not None or self.table is None or step != 1:
+                return self.lines()[index]
+            return ColumnLines(self.table.slice(start, max(stop - start, 0)))
+        return self.lines()[index]
+
+    def __iter__(self) -> Iterator[LogLine]:
+        return iter(self.lines())
+
+    def __repr__(self) -> str:
+        return f"ColumnLines({self._rows} rows)"
+
+
+def settle_columns(now: float) -> int:
+    """Settle every `ColumnLines` older than SETTLE_AFTER that is still alive; returns how many.
+    Run as new ones are made, so the columns pinned are those of the last SETTLE_AFTER seconds."""
+    settled = 0
+    while _young and _young[0][0] <= now:
+        lines = _young.popleft()[1]()
+        if lines is not None and lines.table is not None:
+            lines.settle()
+            settled += 1
+    return settled
 
 
 def row_weights(table: pa.Table) -> np.ndarray:

@@ -47,7 +47,7 @@ def format_akkeris_lines(lines: Iterable[LogLine]) -> str:
     for a batch. One pass; the time column is formatted once per second, not once per line."""
     out: list[str] = []
     append = out.append
-    last_sec = -1
+    last_sec: int | None = None
     stamp = ""
     for line in lines:
         sec = line.timestamp // 1_000_000

@@ -8,7 +8,7 @@ per-batch work (a dict lookup per app, one publish per app) is spread over many 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import chain
 
 import msgspec
@@ -46,7 +46,7 @@ class LogPipeline:
         self.feeds = TextFeeds()  # log sessions: their apps' lines as text
         # Called with (app, lines) for every app group accepted, after the broker (the drain delivery
         # channel). A tap must not wait nor keep a reference it then changes.
-        self.taps: list[Callable[[str, list[LogLine]], None]] = []
+        self.taps: list[Callable[[str, Sequence[LogLine]], None]] = []
         self.accepted = 0
         self.no_app = 0  # lines whose app name had nothing usable in it
 
@@ -64,7 +64,7 @@ class LogPipeline:
                 group.append(line)
         return self.accept_groups(groups, lines if isinstance(lines, list) else list(lines))
 
-    def accept_groups(self, groups: dict[str, list[LogLine]], whole: list[LogLine] | pa.Table | None = None,
+    def accept_groups(self, groups: Mapping[str, Sequence[LogLine]], whole: list[LogLine] | pa.Table | None = None,
                       texts: dict[str, bytes] | None = None, lengths: dict[str, list[int]] | None = None) -> int:
         """`accept` for lines already grouped by their app field (the syslog workers report them so):
         the same rules, and no per-line work when every name is valid. `whole`, if given, holds every
@@ -73,7 +73,7 @@ class LogPipeline:
         renderings for the log sessions (`feeds.py`) and their messages' lengths, by the same keys."""
         clean = True
         accepted = 0
-        kept: list[list[LogLine]] = []
+        kept: list[Sequence[LogLine]] = []
         for raw, group in groups.items():
             app = raw if raw in self._valid else self._resolve(raw)
             if app != raw:

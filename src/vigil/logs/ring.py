@@ -19,6 +19,7 @@ from vigil.logs.model import LogLine
 # with sys.getsizeof on typical lines: ~200 bytes; 256 keeps the bound on the safe side).
 LINE_OVERHEAD = 256
 _message = attrgetter("message")
+CUT_AFTER = 256  # lines gone from the front of the oldest batch before it is cut (see _Ring)
 
 
 def line_weight(line: LogLine) -> int:
@@ -31,14 +32,18 @@ class _Ring:
     history and handed to live readers), so keeping and evicting cost a little per batch rather
     than per line. Each batch keeps its messages' lengths beside it (the syslog workers send
     them), so that cutting the oldest batch to the exact line is a sum over small ints rather than
-    a second pass over the lines."""
+    a second pass over the lines. A cut into the oldest batch only moves `skip` (its lines already
+    gone); the batch itself is cut once more than half of it and CUT_AFTER lines are gone, so that
+    a full ring costs no copy (nor Arrow slice) per new batch, and keeps at most that many lines
+    it no longer counts."""
 
-    __slots__ = ("bytes", "chunks", "count", "lengths", "weights")
+    __slots__ = ("bytes", "chunks", "count", "lengths", "skip", "weights")
 
     def __init__(self) -> None:
         self.chunks: deque[Sequence[LogLine]] = deque()
         self.lengths: deque[list[int]] = deque()  # each chunk's message lengths
-        self.weights: deque[int] = deque()  # each chunk's weight
+        self.weights: deque[int] = deque()  # each chunk's weight (of its lines not yet gone)
+        self.skip = 0  # lines of the oldest chunk already gone
         self.count = 0
         self.bytes = 0
 
@@ -99,24 +104,25 @@ class RecentLines:
         chunks, weights, lengths = ring.chunks, ring.weights, ring.lengths
         evicted = 0
         while chunks and (ring.count > self.max_lines or ring.bytes > self.max_bytes):
-            first, weight = chunks[0], weights[0]
+            first, weight, skip = chunks[0], weights[0], ring.skip
             lines_over = ring.count - self.max_lines
             bytes_over = ring.bytes - self.max_bytes
-            if lines_over >= len(first) or bytes_over >= weight:
+            if lines_over >= len(first) - skip or bytes_over >= weight:
                 chunks.popleft()
                 weights.popleft()
                 lengths.popleft()
-                cut, cut_weight = len(first), weight
-            else:  # just enough of the oldest chunk; new lists, as others may hold the old ones
+                cut, cut_weight, ring.skip = len(first) - skip, weight, 0
+            else:  # just enough of the oldest chunk
                 sizes = lengths[0]
                 cut = max(lines_over, 0)
-                cut_weight = sum(sizes[:cut]) + LINE_OVERHEAD * cut
+                cut_weight = sum(sizes[skip:skip + cut]) + LINE_OVERHEAD * cut
                 while cut_weight < bytes_over:
-                    cut_weight += sizes[cut] + LINE_OVERHEAD
+                    cut_weight += sizes[skip + cut] + LINE_OVERHEAD
                     cut += 1
-                chunks[0] = first[cut:]
-                lengths[0] = sizes[cut:]
                 weights[0] = weight - cut_weight
+                ring.skip = skip = skip + cut
+                if skip > CUT_AFTER and skip * 2 > len(first):  # new lists: others may hold the old ones
+                    chunks[0], lengths[0], ring.skip = first[skip:], sizes[skip:], 0
             ring.count -= cut
             ring.bytes -= cut_weight
             evicted += cut
@@ -133,12 +139,15 @@ class RecentLines:
             return []
         parts: list[Sequence[LogLine]] = []
         need = n
-        for chunk in reversed(ring.chunks):
-            if len(chunk) >= need:
+        chunks = ring.chunks
+        for i in range(len(chunks) - 1, -1, -1):
+            chunk = chunks[i]
+            have = len(chunk) - ring.skip if i == 0 else len(chunk)
+            if have >= need:
                 parts.append(chunk[len(chunk) - need:])
                 break
-            parts.append(chunk)
-            need -= len(chunk)
+            parts.append(chunk[len(chunk) - have:] if have != len(chunk) else chunk)
+            need -= have
         parts.reverse()
         return list(chain.from_iterable(parts))
 

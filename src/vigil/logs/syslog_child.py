@@ -3,14 +3,15 @@
 Run by the server (`syslog_workers.WorkerPool`) as `python -m vigil.logs.syslog_child CONFIG`.
 Why a process: deframing and parsing cost ~3 µs a line, most of the ingest work; on the server's
 event loop they capped syslog at one core and made live tails wait behind every read. Here they run
-beside the server, which only decodes the reports (msgpack straight into `LogLine` structs).
+beside the server, which reads the reports' Arrow columns without a pass over their lines.
 
 - The server accepts each connection and passes its socket over `ctrl_fd` (see `syslog_wire`);
   this process serves it to the end (TLS handshake included), then names it in a report's `closed`.
 - The groups of apps that log sessions follow (the server says which) are also rendered as the
   Akkeris text the sessions write (`feeds.py`), and every group's messages' lengths are listed (what
   the ring and the history queue weigh), so that the server's event loop does neither per line.
-- Lines are grouped by app and sent as one `Report` once the first of them has waited
+- A read's frames wait for the report, where they are parsed all at once into columns grouped by
+  app (`syslog_report`). A report goes once the first of them has waited
   REPORT_LINGER (5 ms), or at the end of the loop turn once LINGER_BYTES of frames wait, or as soon
   as `batch_lines` lines or REPORT_BYTES of frames wait: big enough that the server's per-app work
   is spread over many lines, small enough that a report is a few milliseconds of its time. A
@@ -36,26 +37,21 @@ import ssl
 import sys
 import time
 from collections import deque
-from itertools import chain
-from operator import attrgetter
 
 import msgspec
 
-from vigil.logs.columns import lines_columns, to_ipc
-from vigil.logs.formats import format_akkeris_lines
+from vigil.logs.columns import to_ipc
 from vigil.logs.framing import SyslogDeframer
-from vigil.logs.model import LogLine, app_name
-from vigil.logs.syslog import SyslogError, parse_frame
+from vigil.logs.syslog_report import Segment, group_by_app, group_lengths, group_texts, parse_segments
 from vigil.logs.syslog_wire import STOP, TAILS, TAILS_ALL, Report, ReportEncoder, tails_of, unhand
 
 log = logging.getLogger(__name__)
 
-_message = attrgetter("message")
-# Frames' bytes per report: bounds what the server decodes at once. A report carries its lines about
-# three times (msgpack, Arrow columns, Akkeris text), so that one report stays within the channel's
-# bound (`buffer_bytes`, 8 MiB by default).
+# Frames' bytes per report: bounds what the server takes in at once. A report carries its lines about
+# twice (Arrow columns, Akkeris text), so that one report stays within the channel's bound
+# (`buffer_bytes`, 8 MiB by default).
 REPORT_BYTES = 2 * 1024 * 1024
-REPORT_LINGER = 0.005  # seconds a parsed line may wait for others to share its report
+REPORT_LINGER = 0.005  # seconds a read line may wait for others to share its report
 LINGER_BYTES = 256 * 1024  # ... unless this many frames' bytes already wait
 TURN_BYTES = 32 * 1024  # bytes a connection may deliver in one loop turn (then it waits for the next)
 STOP_GRACE = 5.0  # seconds for open connections to close and the last report to be written
@@ -79,29 +75,14 @@ def tls_context(cert: str, key: str) -> ssl.SSLContext:
     return context
 
 
-def _named(groups: dict[str, list[LogLine]]) -> tuple[dict[str, list[LogLine]], int]:
-    """`groups` keyed by valid app names (HOSTNAMEs mapped by `app_name`), and how many lines had
-    none. Per group, not per line: the names repeat."""
-    out: dict[str, list[LogLine]] = {}
-    no_app = 0
-    for raw, group in groups.items():
-        app = app_name(raw)
-        if app == raw:
-            have = out.get(app)
-            if have is None:
-                out[app] = group
-            else:
-                have.extend(group)
-        elif app is None:
-            no_app += len(group)
-        else:
-            renamed = [msgspec.structs.replace(line, app=app) for line in group]
-            have = out.get(app)
-            if have is None:
-                out[app] = renamed
-            else:
-                have.extend(renamed)
-    return out, no_app
+def _up_to(frames: list[bytes], size: int) -> tuple[list[bytes], int]:
+    """The first frames up to the one that brings their bytes to `size`, and their bytes."""
+    total = 0
+    for i, frame in enumerate(frames):
+        total += len(frame)
+        if total >= size:
+            return frames[:i + 1], total
+    return frames, total
 
 
 class _Conn(asyncio.BufferedProtocol):
@@ -264,8 +245,8 @@ class Worker:
         self.tailed: frozenset[str] | None = frozenset()  # apps whose groups are rendered (None: all)
         self.starting: set[asyncio.Task[None]] = set()
         self.encoder = ReportEncoder()
-        self.groups: dict[str, list[LogLine]] = {}
-        self.count = 0  # lines in `groups`
+        self.segments: list[Segment] = []  # reads whose frames wait for the next report
+        self.count = 0  # frames in `segments`
         self.bytes = 0  # their frames' bytes
         self.malformed = self.oversized = self.dropped = self.tls_failures = self.no_app = 0
         self.closed: list[int] = []
@@ -334,34 +315,23 @@ class Worker:
     # ---------------------------------------------------------------------------------- reports
 
     def parse(self, frames: list[bytes], host: str) -> None:
-        now = time.time_ns() // 1000
-        if not self.count:
-            self._first_at = time.monotonic()
-        groups = self.groups
-        room = self.config.batch_lines - self.count
-        size = self.bytes
-        for frame in frames:
-            try:
-                line = parse_frame(frame, host, now)
-            except SyslogError:
-                self.malformed += 1
-                continue
-            group = groups.get(line.app)
-            if group is None:
-                groups[line.app] = [line]
-            else:
-                group.append(line)
-            room -= 1
-            size += len(frame)
+        """Keep a read's frames for the next report (parsed all at once there: `syslog_report`)."""
+        received_us = time.time_ns() // 1000
+        limit = self.config.batch_lines
+        while frames:
+            if not self.count:
+                self._first_at = time.monotonic()
+            part = frames if len(frames) <= limit - self.count else frames[:limit - self.count]
+            size = sum(map(len, part))
+            if self.bytes + size >= REPORT_BYTES:
+                part, size = _up_to(part, REPORT_BYTES - self.bytes)
+            self.segments.append(Segment(part, host, received_us))
+            self.count += len(part)
+            self.bytes += size
             # A report holds at most batch_lines lines and REPORT_BYTES of frames (+ the last frame).
-            if not room or size >= REPORT_BYTES:
-                self.count = self.config.batch_lines - room
+            if self.count >= limit or self.bytes >= REPORT_BYTES:
                 self.flush()
-                groups = self.groups
-                room = self.config.batch_lines
-                size = 0
-        self.count = self.config.batch_lines - room
-        self.bytes = size
+            frames = frames[len(part):]
         out = self.out
         if out is not None and out.queue:
             out.pump()  # hand the server more of what is waiting, between reads
@@ -390,28 +360,26 @@ class Worker:
             self._scheduled = None
         out = self.out
         if out is None or out.broken:
-            self.groups, self.count, self.bytes = {}, 0, 0  # the server is gone: nobody to report to
+            self.segments, self.count, self.bytes = [], 0, 0  # the server is gone: nobody to report to
             return
         if out.size > self.config.buffer_bytes:
             # The server is behind: these lines go (counted), the counters wait for room.
             self.dropped += self.count
-            self.groups, self.count, self.bytes = {}, 0, 0
+            self.segments, self.count, self.bytes = [], 0, 0
             if self._retry is None:
                 self._retry = self.loop.call_later(0.1, self._retry_flush)
             return
         if not (self.count or self.malformed or self.oversized or self.dropped or self.tls_failures or self.closed
                 or self.no_app):
             return
-        groups, no_app = _named(self.groups)
-        table = to_ipc(lines_columns(list(chain.from_iterable(groups.values())))) if groups else b""
+        table, malformed = parse_segments(self.segments)
+        grouped = group_by_app(table)
         # Rendered here, in parallel, rather than on the server's event loop, the one serial stage.
-        tailed = self.tailed
-        texts = {app: format_akkeris_lines(lines).encode() for app, lines in groups.items()
-                 if tailed is None or app in tailed}
-        lengths = {app: list(map(len, map(_message, lines))) for app, lines in groups.items()}
-        report = Report(groups, table, no_app + self.no_app, self.malformed, self.oversized, self.dropped,
-                        self.tls_failures, self.closed, texts, lengths)
-        self.groups, self.count, self.bytes, self.closed = {}, 0, 0, []
+        texts = group_texts(grouped, self.tailed) if grouped.groups else {}
+        report = Report(grouped.groups, to_ipc(grouped.table) if grouped.groups else b"",
+                        grouped.no_app + self.no_app, self.malformed + malformed, self.oversized, self.dropped,
+                        self.tls_failures, self.closed, texts, group_lengths(grouped))
+        self.segments, self.count, self.bytes, self.closed = [], 0, 0, []
         self.malformed = self.oversized = self.dropped = self.tls_failures = self.no_app = 0
         out.write(self.encoder.frame(report))
 

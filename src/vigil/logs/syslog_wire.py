@@ -6,11 +6,11 @@ attached, `tails_message(apps)` (which apps log sessions follow: only their grou
 Akkeris text), or `STOP`.
 
 Worker → server, on a stream socket: `Report` messages, msgpack (msgspec, array-like structs)
-behind a 4-byte big-endian length. A report carries the lines parsed since the last one, grouped
-by app (HOSTNAME mapped onto the app name rule, `model.app_name`), the same lines as Arrow columns
-for history and each group as the text a log session writes (so the server's event loop builds
-neither), and the counters' increments since the last report, so lines and the counts about them
-arrive together.
+behind a 4-byte big-endian length. A report carries the lines parsed since the last one as Arrow
+columns grouped by app (HOSTNAME mapped onto the app name rule, `model.app_name`; see
+`syslog_report`), each group as the text a log session writes and its messages' lengths (so the
+server's event loop makes none of them), and the counters' increments since the last report, so
+lines and the counts about them arrive together.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ import struct
 from typing import Final
 
 import msgspec
+import pyarrow as pa
 
-from vigil.logs.model import LogLine
+from vigil.logs.columns import ColumnLines, from_ipc
 
 HEADER: Final = struct.Struct(">I")
 MAX_MESSAGE: Final = 1 << 30  # a length beyond this is a broken stream, not a message
@@ -45,8 +46,8 @@ def tails_of(msg: bytes) -> frozenset[str] | None:
 
 
 class Report(msgspec.Struct, array_like=True, gc=False):
-    groups: dict[str, list[LogLine]]  # app name -> lines, in arrival order per connection
-    table: bytes = b""  # the same lines as Arrow columns (`columns.SCHEMA`, IPC stream), for history
+    groups: dict[str, int]  # app name -> its rows in `table`, groups in the table's order
+    table: bytes = b""  # the lines as Arrow columns (`columns.SCHEMA`, IPC stream), grouped by app
     no_app: int = 0  # lines dropped: their HOSTNAME had nothing usable as an app name
     malformed: int = 0  # frames the deframer or the parser rejected
     oversized: int = 0  # frames longer than the limit, skipped
@@ -55,6 +56,20 @@ class Report(msgspec.Struct, array_like=True, gc=False):
     closed: list[int] = []  # ids of connections that ended
     texts: dict[str, bytes] = {}  # app name -> its group's lines as Akkeris text, for log sessions
     lengths: dict[str, list[int]] = {}  # app name -> its group's message lengths (what the ring weighs)
+
+
+def report_groups(report: Report) -> tuple[dict[str, ColumnLines], pa.Table]:
+    """A worker report's app groups, each a zero-copy slice of its table, and the table. Raises
+    ValueError when the columns are unreadable or do not hold the groups' rows."""
+    table = from_ipc(report.table)
+    if sum(report.groups.values()) != table.num_rows:
+        raise ValueError("a report's groups do not add up to its rows")
+    groups: dict[str, ColumnLines] = {}
+    offset = 0
+    for app, rows in report.groups.items():
+        groups[app] = ColumnLines(table.slice(offset, rows))
+        offset += rows
+    return groups, table
 
 
 def hand(conn_id: int, host: str) -> bytes:
