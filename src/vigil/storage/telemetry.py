@@ -109,6 +109,12 @@ def render(sql: str, params: dict[str, Any]) -> str:
     return _PLACEHOLDER.sub(substitute, sql)
 
 
+# Every INSERT is background work (its rows were acknowledged from the write-ahead log or are log
+# history), so its engine threads run at this nice value: a log INSERT takes ~100 ms of a core,
+# and at nice 0 it took it from the event loop, whose live tails then waited (bench/README.md).
+INSERT_NICE = 10
+
+
 class ChdbTelemetry:
     """ClickHouse in-process. Statements run in worker threads: chDB releases the GIL while it works."""
 
@@ -133,9 +139,9 @@ class ChdbTelemetry:
 
     def _insert(self, table: str, data: pa.Table, dedup_token: str | None) -> None:
         columns = ", ".join(f"`{name}`" for name in data.column_names)
-        settings = ""
+        settings = f" SETTINGS os_thread_priority = {INSERT_NICE}"
         if dedup_token:
-            settings = f" SETTINGS insert_deduplication_token = {_quote(dedup_token)}"
+            settings += f", insert_deduplication_token = {_quote(dedup_token)}"
         # chDB's Python() table function reads the Arrow table from this frame's local `data`.
         self._run(f"INSERT INTO {self.database}.{table} ({columns}) SELECT {columns} FROM Python(data){settings}",
                   None, "CSV")
