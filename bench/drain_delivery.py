@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/drain_delivery.py [--lines 500000] [--apps 100] [--turn 2000] [--rate 200000]
                                              [--scenarios one,mixed,three] [--set drain_NAME=VALUE]
+                                             [--scenarios handoff,handoff-columns]
 
 `bench/drains.py` measures what matters (ingest with drains against ingest without), but on a shared
 2-core machine its figures move by ±20 % between identical runs. This one starts
@@ -12,7 +13,10 @@ grouped by app) at `--rate` lines/s (about what ingest reaches here), and report
 healthy drains' receivers (a forked process counting LF-terminated frames) have every line: a
 figure of the process's own work, much steadier than a throughput. The blackholed connections are
 stalled by the same 400,000-line warm-up as in `bench/drains.py`. `handoff` measures the server's
-side instead: the tap and the per-turn encode and pipe write, in-process (thread CPU time).
+side instead: the tap and the per-turn message (an Arrow IPC stream) and pipe write, in-process (thread
+CPU time), with the groups as lists of `LogLine`s (HTTP, gRPC; the syslog workers' groups until they
+report columns); `handoff-columns` the same with the groups as the syslog workers' columns
+(`ColumnLines`, slices of one table per turn).
 """
 
 from __future__ import annotations
@@ -36,14 +40,14 @@ import uvloop
 from _server import free_port
 from drains import process_cpu, receive, summary
 from vigil.config import Settings
-from vigil.drains.channel import Drains, DrainSpec, Encoder, Finish, Init, Lines
+from vigil.drains.channel import Drains, DrainSpec, Encoder, Finish, Init, lines_message
 from vigil.drains.process import drain_settings
+from vigil.logs.columns import ColumnLines, lines_columns
 from vigil.logs.model import LogLine
 
 
-def turns(apps: list[str], total: int, per_turn: int, offset: int) -> list[bytes]:
-    """The `Lines` messages of `total` lines, framed as the server frames them."""
-    enc = Encoder()
+def turn_groups(apps: list[str], total: int, per_turn: int, offset: int) -> list[dict[str, list[LogLine]]]:
+    """`total` lines in turns of `per_turn`, apps round-robin, grouped by app as the log pipeline groups them."""
     now = time.time_ns() // 1000
     out = []
     for start in range(offset, offset + total, per_turn):
@@ -53,8 +57,26 @@ def turns(apps: list[str], total: int, per_turn: int, offset: int) -> list[bytes
             groups.setdefault(app, []).append(LogLine(
                 app, "app", f"web.{i % 4 + 1}", "stdout", now + i, "127.0.0.1",
                 f"GET /items/{i} 200 in {i % 97} ms bytes={i % 5000} user-agent=bench"))
-        out.append(bytes(enc.frame(Lines(list(groups.items())))))
+        out.append(groups)
     return out
+
+
+def as_columns(groups: dict[str, list[LogLine]]) -> list[tuple[str, ColumnLines]]:
+    """A turn's groups as the syslog workers hand them: slices of one table."""
+    table = lines_columns([line for lines in groups.values() for line in lines])
+    out = []
+    row = 0
+    for app, lines in groups.items():
+        out.append((app, ColumnLines(table.slice(row, len(lines)))))
+        row += len(lines)
+    return out
+
+
+def turns(apps: list[str], total: int, per_turn: int, offset: int) -> list[bytes]:
+    """The `Lines` messages of `total` lines, framed as the server frames them."""
+    enc = Encoder()
+    return [bytes(enc.frame(lines_message(as_columns(groups))))
+            for groups in turn_groups(apps, total, per_turn, offset)]
 
 
 def wait_for(counter: Any, target: int, started: float, limit: float = 120) -> float:
@@ -139,11 +161,12 @@ def run(args: argparse.Namespace, name: str, targets: list[str], healthy: int, c
             proc.kill()
 
 
-async def handoff(args: argparse.Namespace, refused_port: int) -> None:
+async def handoff(args: argparse.Namespace, refused_port: int, columns: bool) -> None:
     """The server's side alone, in this process: `DeliveryProcess.tap` for every app group of a turn,
-    then its `flush` (one encode, one pipe write), as the log pipeline and the event loop call them,
+    then its `flush` (one message, one pipe write), as the log pipeline and the event loop call them,
     at --rate lines/s into a real delivery process (whose drains refuse: it keeps up at no cost).
-    Thread CPU time of this (the server's) side only."""
+    Thread CPU time of this (the server's) side only. `columns`: the groups are `ColumnLines` (as
+    the syslog workers report them), else lists of `LogLine`s."""
     import asyncio
     import logging
 
@@ -156,9 +179,12 @@ async def handoff(args: argparse.Namespace, refused_port: int) -> None:
     await process.start()
     process.configure([DrainSpec(str(uuid.uuid4()), "app", app, f"syslog://127.0.0.1:{refused_port}",
                                  f"d.{uuid.uuid4()}", False, None, 0.0, 0.0, [app]) for app in apps])
-    dec = msgspec.msgpack.Decoder(Lines)
-    # The lines as the server holds them: decoded from what its syslog readers sent, fresh each turn.
-    msgs = [dec.decode(m[4:]).groups for m in turns(apps, args.lines, args.turn, 0)]
+    dec = msgspec.msgpack.Decoder(list[tuple[str, list[LogLine]]])
+    enc = msgspec.msgpack.Encoder()
+    # The lines as the server holds them: fresh objects each turn (decoded, as from the syslog readers
+    # before they reported columns), or the columns the readers report.
+    msgs: list[Any] = [as_columns(groups) if columns else dec.decode(enc.encode(list(groups.items())))
+                       for groups in turn_groups(apps, args.lines, args.turn, 0)]
     cpu = 0.0
     started = time.perf_counter()
     for i, groups in enumerate(msgs):
@@ -167,8 +193,10 @@ async def handoff(args: argparse.Namespace, refused_port: int) -> None:
             process.tap(app, lines)
         process.flush()
         cpu += time.thread_time() - t0
-        await asyncio.sleep(max(0.0, started + (i + 1) * args.turn / args.rate - time.perf_counter()))
-    print(f"handoff: the server's tap + flush {cpu:.3f} CPU s = {cpu / args.lines * 1e6:.3f} µs per line "
+        ahead = started + (i + 1) * args.turn / args.rate - time.perf_counter() if args.rate > 0 else 0.0
+        await asyncio.sleep(max(0.0, ahead))  # (--rate 0: back to back, as in a server that is never idle)
+    kind = "handoff-columns" if columns else "handoff"
+    print(f"{kind}: the server's tap + flush {cpu:.3f} CPU s = {cpu / args.lines * 1e6:.3f} µs per line "
           f"({args.lines:,} lines in turns of {args.turn:,}; {process.gapped:,} not sent; "
           f"load average {os.getloadavg()[0]:.2f})", flush=True)
     await process.close(0.1)
@@ -179,8 +207,10 @@ def main() -> None:
     p.add_argument("--lines", type=int, default=500_000)
     p.add_argument("--apps", type=int, default=100)
     p.add_argument("--turn", type=int, default=2_000, help="lines per message (per server event-loop turn)")
-    p.add_argument("--rate", type=float, default=200_000, help="lines/s handed to the process")
-    p.add_argument("--scenarios", default="one,mixed,three", help="one, mixed, three, handoff (the server's side)")
+    p.add_argument("--rate", type=float, default=200_000,
+                   help="lines/s handed to the process (handoff: 0 = turns back to back)")
+    p.add_argument("--scenarios", default="one,mixed,three",
+                   help="one, mixed, three, handoff, handoff-columns (the server's side)")
     p.add_argument("--profile", metavar="DIR", help="py-spy the process during the timed part, into DIR")
     p.add_argument("--set", action="append", default=[], help="drain setting NAME=VALUE, e.g. drain_linger=0.1")
     args = p.parse_args()
@@ -203,8 +233,8 @@ def main() -> None:
     runs = {"one": (healthy[:1], 1), "mixed": (healthy[:1] + dead, 1), "three": (healthy, 3)}
     try:
         for name in args.scenarios.split(","):
-            if name == "handoff":
-                uvloop.run(handoff(args, refusing.getsockname()[1]))
+            if name in ("handoff", "handoff-columns"):
+                uvloop.run(handoff(args, refusing.getsockname()[1], name == "handoff-columns"))
                 continue
             targets, n = runs[name]
             run(args, name, targets, n, counter)

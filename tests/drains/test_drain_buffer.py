@@ -7,7 +7,7 @@ from typing import Any
 
 from vigil.config import Settings
 from vigil.drains.buffer import Chunk, DrainBuffer, LineHub
-from vigil.drains.channel import DrainSpec, Encoder, Gap, Lines, Notice
+from vigil.drains.channel import DrainSpec, Encoder, Gap, Notice, lines_message
 from vigil.drains.child import Delivery, Feed, _Input, drain_of
 from vigil.drains.worker import SyslogWorker
 from vigil.logs.model import LogLine
@@ -185,11 +185,11 @@ async def test_lines_messages_waiting_together_reach_the_drains_as_one_chunk_per
         inp.inbox.append(bytes(encoder.frame(msg))[4:])
 
     for start in (0, 3):  # two turns, merged
-        queue(Lines([("web", [line("web", f"{i}") for i in range(start, start + 3)]),
-                     ("api", [line("api", f"a{start}")])]))
+        queue(lines_message([("web", [line("web", f"{i}") for i in range(start, start + 3)]),
+                             ("api", [line("api", f"a{start}")])]))
     queue(Gap("web", 5, 123))  # ends the merge: lines after it come after it
     for start in range(6, 30, 3):  # eight turns of 3 web lines: 24 lines, merged up to 10 (40 / 4) at a time
-        queue(Lines([("web", [line("web", f"{i}") for i in range(start, start + 3)])]))
+        queue(lines_message([("web", [line("web", f"{i}") for i in range(start, start + 3)])]))
     inp.hand_on()
     assert [len(entry[0].lines) for entry in web._chunks] == [6, 12, 12]
     assert [len(entry[0].lines) for entry in api._chunks] == [2]

@@ -8,9 +8,12 @@ line. The limits are Logplex's: at most `capacity` lines (1,024) and `max_bytes`
 weighs its message + LINE_OVERHEAD); beyond them the *oldest* lines are dropped and counted, and
 `take_dropped` tells the drain how many and since when (the L10 notice).
 
-`DrainBuffer` has the `Subscription` interface of `vigil.broker.base` (`get` gives lines), and
-`get_pieces` gives the same as pieces of chunks: a syslog drain writes a chunk's frames, made once for
-all the app's syslog drains (`Chunk.frames`), without touching its lines.
+A message's lines come as one Arrow table (`LineHub.publish_table`): its chunks are made from the
+table's columns in a few vectorised passes for all apps at once — the syslog frames
+(`column_frames.table_frames`), the weights — and only drains that need `LogLine`s (HTTP, UDP) get
+them made. `DrainBuffer` has the `Subscription` interface of `vigil.broker.base` (`get` gives lines),
+and `get_pieces` gives the same as pieces of chunks: a syslog drain writes a chunk's frames, made once
+for all the app's syslog drains (`Chunk.frames`), without touching its lines.
 """
 
 from __future__ import annotations
@@ -23,9 +26,15 @@ from collections.abc import Callable, Iterable, Sequence
 from itertools import accumulate
 from operator import attrgetter
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from vigil.broker.drops import Drops
 from vigil.broker.waiting import wait_for_items
+from vigil.drains.column_frames import SMALL_TABLE, table_frames
 from vigil.drains.frames import SharedFrames, placeholder_frames
+from vigil.logs.columns import table_lines
 from vigil.logs.model import LogLine
 from vigil.logs.ring import LINE_OVERHEAD
 
@@ -38,17 +47,41 @@ class Chunk:
 
     A chunk also keeps its syslog frames once a drain asks for them (`frames`), made once for every
     syslog drain of the app: the frames differ between drains only by the HOSTNAME (the drain token),
-    which they hold as a placeholder, so a drain's batch is slices of them with its token put in."""
+    which they hold as a placeholder, so a drain's batch is slices of them with its token put in.
 
-    __slots__ = ("_cum", "_frames", "lines", "weight")
+    Made from `LogLine`s (`Chunk(lines)`), or from rows of a message's table (`Chunk.of_rows`): then it
+    holds what its drains need and nothing more — the frames if the app has syslog drains, the lines
+    if it has drains that read lines (HTTP, UDP), the messages' lengths — as copies of its own, never
+    views into the message's table: a chunk that a dead drain keeps for a long time keeps only itself."""
 
-    def __init__(self, lines: Sequence[LogLine], message_chars: int | None = None) -> None:
-        self.lines = lines
+    __slots__ = ("_cum", "_frames", "_lengths", "_lines", "app", "n", "weight")
+
+    def __init__(self, lines: Sequence[LogLine], message_chars: int | None = None, app: str | None = None) -> None:
+        self._lines: Sequence[LogLine] | None = lines
+        self.n = len(lines)
+        self.app = app if app is not None else lines[0].app if lines else ""
         if message_chars is None:
             message_chars = sum(map(len, map(_message, lines)))
         self.weight = message_chars + LINE_OVERHEAD * len(lines)
         self._cum: list[int] | None = None
         self._frames: SharedFrames | None = None
+        self._lengths: bytes | None = None
+
+    @classmethod
+    def of_rows(cls, app: str, n: int, weight: int, lengths: bytes, frames: SharedFrames | None,
+                lines: Sequence[LogLine] | None) -> Chunk:
+        """A chunk of `n` rows of a message: `lengths` their messages' lengths in characters (int32),
+        `frames` (or None: no syslog drain) and `lines` (or None: no drain reads lines)."""
+        chunk = cls.__new__(cls)
+        chunk.app, chunk.n, chunk.weight = app, n, weight
+        chunk._lines, chunk._frames, chunk._lengths, chunk._cum = lines, frames, lengths, None
+        return chunk
+
+    @property
+    def lines(self) -> Sequence[LogLine]:
+        if self._lines is None:  # (a drain that reads lines says so when it subscribes: `wants_lines`)
+            raise LookupError("this chunk was made without its lines: no drain of its app reads lines")
+        return self._lines
 
     def frames(self, host_len: int, messages: str | None = None) -> SharedFrames:
         """The lines' octet-counted frames for a hostname of `host_len` characters (made on first use;
@@ -56,18 +89,28 @@ class Chunk:
         messages joined, if the caller has them."""
         made = self._frames
         if made is None or made.host_len != host_len:
-            made = self._frames = placeholder_frames(self.lines, host_len, messages)
+            if self._lines is not None:
+                made = placeholder_frames(self._lines, host_len, messages)
+            elif made is not None:
+                made = made.for_host_len(host_len)
+            else:
+                raise LookupError("this chunk was made without frames: its app had no syslog drain")
+            self._frames = made
         return made
 
     @property
     def cum(self) -> list[int]:
         """cum[i] = the weight of lines[:i]."""
         if self._cum is None:
-            self._cum = list(accumulate((len(line.message) + LINE_OVERHEAD for line in self.lines), initial=0))
+            if self._lengths is not None:
+                weights = np.frombuffer(self._lengths, np.int32).astype(np.int64) + LINE_OVERHEAD
+                self._cum = [0, *np.cumsum(weights).tolist()]
+            else:
+                self._cum = list(accumulate((len(line.message) + LINE_OVERHEAD for line in self.lines), initial=0))
         return self._cum
 
     def weigh(self, start: int, end: int) -> int:
-        if start == 0 and end == len(self.lines):
+        if start == 0 and end == self.n:
             return self.weight
         cum = self.cum
         return cum[end] - cum[start]
@@ -80,7 +123,7 @@ def lines_of(pieces: Sequence[Piece]) -> list[LogLine]:
     out: list[LogLine] = []
     for chunk, start, end in pieces:
         lines = chunk.lines
-        out.extend(lines if start == 0 and end == len(lines) else lines[start:end])
+        out.extend(lines if start == 0 and end == chunk.n else lines[start:end])
     return out
 
 
@@ -89,8 +132,7 @@ def count(pieces: Sequence[Piece]) -> int:
 
 
 def first_app(pieces: Sequence[Piece]) -> str:
-    chunk, start, _ = pieces[0]
-    return chunk.lines[start].app
+    return pieces[0][0].app
 
 
 def now_us() -> int:
@@ -106,7 +148,7 @@ class DrainBuffer:
 
     __slots__ = ("_bytes", "_chunks", "_closed", "_drops", "_event", "_hub",
                  "_len", "_over_since", "capacity", "delivered", "frame_host_len", "last_read", "max_bytes",
-                 "on_half_full", "stalled", "topics")
+                 "on_half_full", "stalled", "topics", "wants_lines")
 
     def __init__(self, hub: LineHub | None, topics: frozenset[str], capacity: int, max_bytes: int | None) -> None:
         if capacity < 1 or (max_bytes is not None and max_bytes < 1):
@@ -131,9 +173,12 @@ class DrainBuffer:
         # Set by a syslog drain (its hostname's length): the hub frames a chunk for it as it arrives,
         # while its lines are still in the CPU's caches.
         self.frame_host_len = 0
+        # Cleared by a drain that reads only frames: chunks made from a message's table then need no
+        # `LogLine`s for it.
+        self.wants_lines = True
 
     def push(self, chunk: Chunk) -> None:
-        n = len(chunk.lines)
+        n = chunk.n
         if not n or self._closed:
             return
         self._chunks.append([chunk, 0])
@@ -160,8 +205,8 @@ class DrainBuffer:
         dropped = 0
         while len(chunks) > 1:  # (the newest chunk alone is never over both limits entirely)
             chunk, off = chunks[0]
-            avail = len(chunk.lines) - off
-            weight = chunk.weight if not off else chunk.weigh(off, len(chunk.lines))
+            avail = chunk.n - off
+            weight = chunk.weight if not off else chunk.weigh(off, chunk.n)
             if (self._len - self.capacity < avail
                     and (max_bytes is None or self._bytes - max_bytes < weight)):
                 break
@@ -187,7 +232,7 @@ class DrainBuffer:
                 break
             entry = chunks[0]
             chunk, off = entry
-            avail = len(chunk.lines) - off
+            avail = chunk.n - off
             k = max(over_lines, 0)
             if over_bytes > 0:  # the fewest lines from the front whose weight covers the excess
                 cum = chunk.cum
@@ -245,7 +290,7 @@ class DrainBuffer:
         while want > 0:
             entry = chunks[0]
             chunk, off = entry
-            avail = len(chunk.lines) - off
+            avail = chunk.n - off
             take = min(avail, want)
             out.append((chunk, off, off + take))
             self._bytes -= chunk.weigh(off, off + take)
@@ -272,6 +317,14 @@ class DrainBuffer:
             self._event.set()
 
 
+def _rows(ranges: list[tuple[int, int]], table: pa.Table) -> pa.Table:
+    """The rows `ranges` ((first row, count), in order) of `table` as one table (`table` itself when they
+    are all of it)."""
+    if sum(n for _, n in ranges) == table.num_rows:
+        return table
+    return pa.concat_tables([table.slice(row, n) for row, n in ranges])
+
+
 class LineHub:
     """App → the buffers of the drains that deliver its lines (a site drain's buffer is under every
     member app)."""
@@ -279,6 +332,10 @@ class LineHub:
     def __init__(self) -> None:
         self._by_app: dict[str, list[DrainBuffer]] = {}
         self.filling: set[DrainBuffer] = set()  # buffers at least half full (kept up to date lazily)
+        # app -> (its buffers, the syslog hostname length to frame for or 0, whether a drain reads lines),
+        # worked out at the first message after the buffers changed (a drain sets what it needs right
+        # after it subscribes).
+        self._needs: dict[str, tuple[list[DrainBuffer], int, bool]] = {}
 
     def busy(self, stalled_after: float) -> bool:
         """True while a drain that is still taking lines (it read within `stalled_after` seconds) has its
@@ -298,12 +355,14 @@ class LineHub:
         return False
 
     def subscribe(self, apps: Iterable[str], capacity: int, max_bytes: int | None = None) -> DrainBuffer:
+        self._needs.clear()
         buf = DrainBuffer(self, frozenset(apps), capacity, max_bytes)
         for app in buf.topics or ():
             self._by_app.setdefault(app, []).append(buf)
         return buf
 
     def remove(self, buf: DrainBuffer) -> None:
+        self._needs.clear()
         self.filling.discard(buf)
         for app in buf.topics or ():
             bufs = self._by_app.get(app)
@@ -319,7 +378,7 @@ class LineHub:
         bufs = self._by_app.get(app)
         if bufs:
             messages = "".join(map(_message, lines))  # (for the weight, and the framing's checks)
-            chunk = Chunk(lines, len(messages))
+            chunk = Chunk(lines, len(messages), app)
             host_len = 0
             for buf in bufs:
                 buf.push(chunk)
@@ -327,6 +386,71 @@ class LineHub:
                     host_len = buf.frame_host_len
             if host_len:
                 chunk.frames(host_len, messages)
+
+    def publish_table(self, groups: Sequence[tuple[str, int]], table: pa.Table) -> None:
+        """Hand a message's lines to the buffers of their apps' drains: `groups` are (app, rows) of
+        `table` (`columns.SCHEMA`), in order, one chunk each, shared by the app's drains.
+
+        What the chunks need is made for all of them at once, from the columns: the frames of every
+        app that has a syslog drain (one `table_frames` call; a drain that has stopped reading gets
+        them too, since its chunks must not hold on to the table), the `LogLine`s of apps whose
+        drains read lines, the weights. A small table (a quiet moment: vectorised calls cost more
+        than they save) goes line by line instead, as `publish`."""
+        needs = self._needs
+        targets: list[tuple[str, int, int, list[DrainBuffer], int, bool]] = []
+        row = 0
+        host_len = 0
+        for app, n in groups:
+            need = needs.get(app)
+            if need is None:
+                need = needs[app] = self._needs_of(app)
+            bufs, frame_len, wants = need
+            if bufs and n:
+                host_len = host_len or frame_len
+                targets.append((app, row, n, bufs, frame_len, wants))
+            row += n
+        if row != table.num_rows:
+            raise ValueError(f"broken drain channel: groups of {row} lines for a table of {table.num_rows}")
+        if not targets:
+            return
+        if table.num_rows < SMALL_TABLE:
+            lines = table_lines(table)
+            for app, row, n, _, _, _ in targets:
+                self.publish(app, lines[row:row + n])
+            return
+        message = table.column("message")
+        lengths = pc.utf8_length(message.fill_null("") if message.null_count else message).to_numpy()
+        lengths_bytes = lengths.astype(np.int32).tobytes()
+        cum = np.concatenate((np.zeros(1, np.int64), np.cumsum(lengths + LINE_OVERHEAD, dtype=np.int64)))
+        bounds = np.array([(row, row + n) for _, row, n, _, _, _ in targets], np.int64)
+        weights = (cum[bounds[:, 1]] - cum[bounds[:, 0]]).tolist()
+        framed = [(row, n) for _, row, n, _, frame_len, _ in targets if frame_len]
+        frames = table_frames(_rows(framed, table), host_len) if framed else None
+        # Where each framed chunk's frames start (and the last one ends) in `frames.data`.
+        cuts = frames.starts[np.cumsum([0] + [n for _, n in framed])].tolist() if frames is not None else []
+        wanted = [(row, n) for _, row, n, _, _, wants in targets if wants]
+        lines = table_lines(_rows(wanted, table)) if wanted else []
+        at_frame = at_line = 0
+        for (app, row, n, bufs, frame_len, wants), weight in zip(targets, weights, strict=True):
+            shared = None
+            if frame_len:
+                assert frames is not None
+                data = frames.data
+                a, b = cuts[at_frame], cuts[at_frame + 1]
+                shared = SharedFrames(data if b - a == len(data) else data[a:b], n, host_len)
+                at_frame += 1
+            chunk_lines = None
+            if wants:
+                chunk_lines = lines[at_line:at_line + n]
+                at_line += n
+            chunk = Chunk.of_rows(app, n, weight, lengths_bytes[4 * row:4 * (row + n)], shared, chunk_lines)
+            for buf in bufs:
+                buf.push(chunk)
+
+    def _needs_of(self, app: str) -> tuple[list[DrainBuffer], int, bool]:
+        bufs = self._by_app.get(app, [])
+        frame_len = next((buf.frame_host_len for buf in bufs if buf.frame_host_len), 0)
+        return bufs, frame_len, any(buf.wants_lines for buf in bufs)
 
     def gap(self, app: str, count: int, since: int) -> None:
         """`count` lines of `app` were lost before they reached this process: every drain of the app

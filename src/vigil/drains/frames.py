@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable, Sequence
+from itertools import pairwise
 from operator import attrgetter
 from typing import Any
 
@@ -84,6 +85,22 @@ class SharedFrames:
         if starts is None:
             starts = self._starts = self._find_starts()
         return self.data[starts[start]:starts[end]]
+
+    def for_host_len(self, host_len: int) -> SharedFrames:
+        """The same frames counted for a hostname of `host_len` characters (a drain whose token is not as
+        long as the others': rare, so line by line)."""
+        if host_len == self.host_len:
+            return self
+        starts = self._starts
+        if starts is None:
+            starts = self._starts = self._find_starts()
+        data, delta = self.data, host_len - self.host_len
+        out = []
+        for start, end in pairwise(starts):
+            space = data.index(b" ", start)
+            out.append(b"%d" % (int(data[start:space]) + delta))
+            out.append(data[space:end])
+        return SharedFrames(b"".join(out), self.count, host_len)
 
     def _find_starts(self) -> array[int]:
         """Walk the octet counts. Only a chunk that a read cuts needs this (most are taken whole)."""

@@ -2,11 +2,13 @@
 
 Why a process: formatting and writing a line costs a healthy drain ~3 µs, and every line of an app
 goes to each of its drains; on the ingest event loop that halved ingest with three drains per app.
-Here the event loop pays, per turn, one msgpack encode of the lines of apps that have drains and
+Here the event loop pays, per turn, one Arrow IPC stream of the lines of apps that have drains and
 one pipe write, whatever the number of drains, and a dead drain costs it nothing.
 
-- `tap` is the log pipeline's hook: it keeps the lines of apps with drains (at most
-  `drain_feed_lines` per turn) and schedules one `flush` per event-loop turn.
+- `tap` is the log pipeline's hook: it keeps the groups of lines of apps with drains as they come (at
+  most `drain_feed_lines` lines per turn; columns from the syslog workers stay columns, nothing is
+  done per line) and schedules one `flush` per event-loop turn, which sends them as one `Lines`
+  message (`channel.lines_message`).
 - The channel (the process's stdin) holds at most `drain_channel_bytes` unwritten: beyond that a
   turn's lines are not sent but counted per app, and sent later as a `Gap`, so the drains of those
   apps count them as dropped and report them in the app's log (the L10 notice). Lines that come
@@ -22,7 +24,7 @@ import contextlib
 import dataclasses
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from vigil.config import Settings
@@ -35,13 +37,13 @@ from vigil.drains.channel import (
     Finish,
     Gap,
     Init,
-    Lines,
     Log,
     Notice,
     Ready,
     Stats,
     StatsRequest,
     ToServer,
+    lines_message,
 )
 from vigil.logs.model import LogLine, now_us
 
@@ -67,7 +69,7 @@ class DeliveryProcess:
         self.encoder = Encoder()
         self.proc: asyncio.subprocess.Process | None = None
         self._stdin: asyncio.WriteTransport | None = None
-        self._groups: list[tuple[str, list[LogLine]]] = []
+        self._groups: list[tuple[str, Sequence[LogLine]]] = []
         self._count = 0
         self._scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -166,13 +168,18 @@ class DeliveryProcess:
     # --------------------------------------------------------------------------------------- sending
 
     def _write(self, msg: Any, *, limited: bool = False) -> bool:
+        if not self._room(limited=limited):
+            return False
+        assert self._stdin is not None
+        self._stdin.write(self.encoder.frame(msg))
+        return True
+
+    def _room(self, *, limited: bool) -> bool:
+        """Can a message be written now (`limited`: and is the channel under `drain_channel_bytes`)?"""
         out = self._stdin
         if out is None or out.is_closing():
             return False
-        if limited and out.get_write_buffer_size() > self.settings.drain_channel_bytes:
-            return False
-        out.write(self.encoder.frame(msg))
-        return True
+        return not limited or out.get_write_buffer_size() <= self.settings.drain_channel_bytes
 
     def configure(self, specs: list[DrainSpec]) -> None:
         """Run exactly these drains from now on. Lines accepted before go out first, so a new drain
@@ -204,8 +211,9 @@ class DeliveryProcess:
         else:
             gap[0] += count
 
-    def tap(self, app: str, lines: list[LogLine]) -> None:
-        """The log pipeline's hook: called for every app's lines as they are accepted."""
+    def tap(self, app: str, lines: Sequence[LogLine]) -> None:
+        """The log pipeline's hook: called for every app's lines as they are accepted (a list, or
+        `columns.ColumnLines` from the syslog workers: kept as it is, not read)."""
         if app not in self.apps:
             return
         if self._count + len(lines) > self.settings.drain_feed_lines:
@@ -225,7 +233,8 @@ class DeliveryProcess:
         if not groups:
             return
         self._groups, self._count = [], 0
-        if self.pump() and self._write(Lines(groups), limited=True):
+        # (The room is checked first: a turn that cannot be sent is not encoded either.)
+        if self.pump() and self._room(limited=True) and self._write(lines_message(groups)):
             return
         for app, lines in groups:
             self._gap(app, len(lines))

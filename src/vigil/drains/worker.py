@@ -143,11 +143,14 @@ class DrainWorker(ABC):
         sub = self.feed.subscribe(apps, s.drain_buffer_lines, s.drain_buffer_bytes)
         sub.on_half_full = self._hurry.set
         sub.frame_host_len = self.frame_host_len
+        sub.wants_lines = self.wants_lines
         return sub
 
     # The length of this drain's HOSTNAME in syslog frames, if it writes octet-counted frames made
     # from the chunks' shared frames (0: it does not).
     frame_host_len = 0
+    # Whether it reads lines (`next_lines`, `next_batch`): chunks made from columns then carry them.
+    wants_lines = True
 
     # ------------------------------------------------------------------------------------- lifecycle
 
@@ -396,6 +399,8 @@ class SyslogWorker(DrainWorker):
     aborts the connection. Its lines are counted as failed: TCP syslog has no acknowledgements, so
     what was in flight is lost, as with Loggregator and Logplex.
     """
+
+    wants_lines = False  # (it writes the chunks' frames)
 
     def __init__(self, drain: Drain, apps: Sequence[str], feed: LineFeed, settings: Settings) -> None:
         self.framer = SyslogFramer(drain.token)
