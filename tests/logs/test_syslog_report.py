@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from vigil.logs.columns import lines_columns, table_lines
+import pytest
+
+from vigil.logs.columns import from_ipc, lines_columns, table_lines, to_ipc
 from vigil.logs.formats import format_akkeris_lines
 from vigil.logs.model import STDOUT, LogLine
 from vigil.logs.syslog_report import group_by_app, group_lengths, group_texts
+from vigil.logs.syslog_wire import Report, report_groups
 
 
 def line(app: str, i: int, message: str = "") -> LogLine:
@@ -42,3 +45,23 @@ def test_texts_of_the_followed_groups_and_every_groups_lengths() -> None:
 def test_an_empty_table_has_no_groups() -> None:
     grouped = group_by_app(lines_columns([]))
     assert grouped.groups == {} and grouped.no_app == 0 and group_lengths(grouped) == {}
+
+
+def test_the_server_reads_a_report_as_zero_copy_groups_that_know_where_their_bytes_are() -> None:
+    lines = [line("b", 0), line("a", 1), line("b", 2)]
+    grouped = group_by_app(lines_columns(lines))
+    report = Report(grouped.groups, to_ipc(grouped.table), lengths=group_lengths(grouped))
+    groups, table = report_groups(report)
+    assert table.equals(grouped.table) and list(groups) == ["b", "a"]
+    assert [list(g) for g in groups.values()] == [[lines[0], lines[2]], [lines[1]]]
+    for group in groups.values():
+        assert group.origin is not None and group.origin[0] is report.table
+        assert from_ipc(group.origin[0]).slice(group.origin[1], len(group)).equals(group.table)
+
+
+def test_a_report_whose_groups_do_not_add_up_is_refused() -> None:
+    grouped = group_by_app(lines_columns([line("a", 0)]))
+    with pytest.raises(ValueError):
+        report_groups(Report({"a": 2}, to_ipc(grouped.table)))
+    with pytest.raises(ValueError):
+        report_groups(Report({"a": 1}, b"not arrow"))

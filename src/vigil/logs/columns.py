@@ -58,10 +58,13 @@ class ColumnLines(Sequence[LogLine]):
     after it was made becomes plain lines (`settle_columns`) and `table` None.
     """
 
-    __slots__ = ("__weakref__", "_lines", "_rows", "table")
+    __slots__ = ("__weakref__", "_lines", "_rows", "origin", "table")
 
-    def __init__(self, table: pa.Table) -> None:
+    def __init__(self, table: pa.Table, origin: tuple[bytes, int] | None = None) -> None:
         self.table: pa.Table | None = table
+        # Where these rows are in the bytes they were read from (`to_ipc` bytes, first row), when
+        # they are a worker report's group: those bytes can be handed on as they are (drains).
+        self.origin = origin
         self._rows = table.num_rows
         self._lines: list[LogLine] | None = None
         now = time.monotonic()
@@ -85,7 +88,7 @@ class ColumnLines(Sequence[LogLine]):
     def settle(self) -> None:
         """Keep the lines, let go of the columns."""
         self.lines()
-        self.table = None
+        self.table = self.origin = None
 
     @overload
     def __getitem__(self, index: int) -> LogLine: ...

@@ -67,7 +67,7 @@ def report_groups(report: Report) -> tuple[dict[str, ColumnLines], pa.Table]:
     groups: dict[str, ColumnLines] = {}
     offset = 0
     for app, rows in report.groups.items():
-        groups[app] = ColumnLines(table.slice(offset, rows))
+        groups[app] = ColumnLines(table.slice(offset, rows), (report.table, offset))
         offset += rows
     return groups, table
 
