@@ -43,7 +43,6 @@ log = logging.getLogger(__name__)
 READ_SIZE = 16 * 1024
 
 
-
 class _Connection(asyncio.BufferedProtocol):
     __slots__ = ("buffer", "deframer", "host", "listener", "transport", "view")
 

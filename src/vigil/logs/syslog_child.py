@@ -42,7 +42,8 @@ import msgspec
 
 from vigil.logs.columns import to_ipc
 from vigil.logs.framing import SyslogDeframer
-from vigil.logs.syslog_report import Segment, group_by_app, group_lengths, group_texts, parse_segments
+from vigil.logs.syslog_columns import parse_reads
+from vigil.logs.syslog_report import Segment, group_by_app, group_lengths, group_texts
 from vigil.logs.syslog_wire import STOP, TAILS, TAILS_ALL, Report, ReportEncoder, tails_of, unhand
 
 log = logging.getLogger(__name__)
@@ -315,7 +316,7 @@ class Worker:
     # ---------------------------------------------------------------------------------- reports
 
     def parse(self, frames: list[bytes], host: str) -> None:
-        """Keep a read's frames for the next report (parsed all at once there: `syslog_report`)."""
+        """Keep a read's frames for the next report (parsed all at once there)."""
         received_us = time.time_ns() // 1000
         limit = self.config.batch_lines
         while frames:
@@ -372,7 +373,7 @@ class Worker:
         if not (self.count or self.malformed or self.oversized or self.dropped or self.tls_failures or self.closed
                 or self.no_app):
             return
-        table, malformed = parse_segments(self.segments)
+        table, malformed = parse_reads(self.segments)
         grouped = group_by_app(table)
         # Rendered here, in parallel, rather than on the server's event loop, the one serial stage.
         texts = group_texts(grouped, self.tailed) if grouped.groups else {}

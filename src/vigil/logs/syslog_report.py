@@ -1,9 +1,10 @@
 """What a syslog worker reports: the frames it read, parsed into one table grouped by app.
 
 The worker keeps each read's frames as a `Segment` (with the peer and the read's time, which a
-NILVALUE TIMESTAMP takes) and parses them all at once when the report goes: columns, not a
-`LogLine` per line, because every stage after the worker (history, log sessions' text, drains)
-wants columns or text, and Arrow does the per-line work in C.
+NILVALUE TIMESTAMP takes) and parses them all at once when the report goes
+(`syslog_columns.parse_reads`): columns, not a `LogLine` per line, because every stage after the
+worker (history, log sessions' text, drains) wants columns or text, and Arrow does the per-line
+work in C.
 
 The table's rows are grouped by app (the HOSTNAME mapped onto the app name rule, `model.app_name`,
 once per distinct name), groups in order of their first line and lines in arrival order within a
@@ -21,10 +22,12 @@ import pyarrow.compute as pc
 from vigil.logs.columns import table_lines
 from vigil.logs.formats import format_akkeris_lines
 from vigil.logs.model import app_name
-from vigil.logs.syslog_columns import akkeris_rows, parse_reads, text_bytes
+from vigil.logs.syslog_columns import akkeris_rows, text_bytes
 
 
 class Segment(NamedTuple):
+    """One read's frames, parsed with the others of its report (`syslog_columns.parse_reads`)."""
+
     frames: list[bytes]
     host: str
     received_us: int
@@ -34,12 +37,6 @@ class Grouped(NamedTuple):
     table: pa.Table  # SCHEMA, rows grouped by app
     groups: dict[str, int]  # app -> rows, in the table's order
     no_app: int  # rows dropped: their HOSTNAME had nothing usable as an app name
-
-
-def parse_segments(segments: list[Segment]) -> tuple[pa.Table, int]:
-    """Every frame of `segments` as a SCHEMA row (app = the HOSTNAME as parsed), and how many frames
-    were not syslog."""
-    return parse_reads(segments)
 
 
 def group_by_app(table: pa.Table) -> Grouped:
