@@ -435,3 +435,26 @@ def test_parse_then_text_for_all_kinds(monkeypatch: pytest.MonkeyPatch) -> None:
     frames = _bench_frames(monkeypatch, 500) + [random_frame(rng) for _ in range(2000)]
     rng.shuffle(frames)
     assert_same_text(assert_same_parse(frames))
+
+
+def test_loggregator_procids_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Cloud Foundry's syslog: PROCID "[APP/PROC/WEB/0]" is split at its last "/" (APP-NAME, the app's
+    # GUID, is not used). Same answer as parse_frame, without calling it.
+    frames = [b"<14>1 2024-05-01T10:00:00.5Z org.space.app 7f0c1d2e-guid [APP/PROC/WEB/0] - - hello",
+              b"<11>1 2024-05-01T10:00:01+02:00 host guid [RTR/12] - - GET / 200",
+              b"<14>1 - host guid [a/b/c] - - nested",
+              b"<14>1 - host guid [-/-] - - nil parts",
+              b"<14>1 - host guid [/] - - empty parts",
+              b"<14>1 - host guid [x/] - - no instance",
+              b"<14>1 - host guid [nobracket/] - - x",
+              b"<14>1 - host guid [] - - no slash",
+              b"<14>1 - host guid [plain] - - no slash either"]
+    expected = assert_same_parse(frames)
+    assert rows(expected)[0][2:4] == ("APP/PROC/WEB", "0")
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("the fast path should have taken every frame")
+
+    monkeypatch.setattr(syslog_columns, "parse_frame", refuse)
+    table, rejected = parse_columns(frames, HOST, RECEIVED)
+    assert rejected == 0 and table.equals(expected)

@@ -162,9 +162,10 @@ def _fast_rows(data: np.ndarray, offsets: np.ndarray, received: np.ndarray) -> t
         ".F{1..9}Z" or ".F{1..9}+hh:mm" (ASCII digits), a real date (year 1..9999, month 1..12, day of
         the month incl. Feb 29 of leap years), hour <= 23, minute <= 59, second <= 60, offset hours
         <= 23 and minutes <= 59;
-      - PROCID does not both start with "[" and end with "]" (Loggregator's "[APP/PROC/WEB/0]");
       - the whole frame is valid UTF-8 (checked by the caller).
     MSG is the rest after a leading BOM and without one trailing LF or CRLF, as `_clean_msg` does.
+    A PROCID in brackets holding a "/" (Loggregator's "[APP/PROC/WEB/0]") is split at its last "/"
+    into source and instance, and APP-NAME is not used, as `parse_rfc5424` does.
     """
     size = len(data)
     # A copy with zeros after the end: fixed-width reads from any position up to the end stay inside
@@ -197,8 +198,6 @@ def _fast_rows(data: np.ndarray, offsets: np.ndarray, received: np.ndarray) -> t
     pri = np.where(one, d1, np.where(two, d1 * 10 + d2, d1 * 100 + d2 * 10 + d3))
     ok &= np.where(one, is1, np.where(two, is1 & is2, is1 & is2 & is3) & (d1 != 0)) & (pri <= 191)
 
-    # PROCID: not "[...]"
-    ok &= ~((buf[sp[3] + 1] == 91) & (buf[sp[4] - 1] == 93))
 
     times, good = _timestamps(buf, sp[0] + 1, sp[1] - sp[0] - 1, ok, received)
     ok &= good
@@ -217,9 +216,31 @@ def _fast_rows(data: np.ndarray, offsets: np.ndarray, received: np.ndarray) -> t
         begin, end = sp[j + 1] + 1, sp[j + 2]
         bounds[:, 2 * j] = begin
         bounds[:, 2 * j + 1] = np.where((end - begin == 1) & (buf[begin] == _DASH), begin, end)
+    _loggregator_procids(buf, data, sp[3] + 1, sp[4], bounds)
     bounds[:, 6] = msg_start
     bounds[:, 7] = msg_end
     return ok, {"pri": pri, "time": times, "bounds": bounds}
+
+
+def _loggregator_procids(buf: np.ndarray, data: np.ndarray, begin: np.ndarray, end: np.ndarray,
+                         bounds: np.ndarray) -> None:
+    """Rows whose PROCID (buf[begin:end]) is "[source/instance]": source and instance are the parts
+    around its last "/" (each NILVALUE "-" -> empty), in place of APP-NAME and PROCID in `bounds`."""
+    bracketed = (buf[begin] == 91) & (buf[end - 1] == 93) & (end - begin >= 2)
+    if not bracketed.any():
+        return
+    slashes = np.flatnonzero(data == 47)
+    if not len(slashes):
+        return
+    last = np.searchsorted(slashes, end - 1) - 1  # the last "/" before the closing "]"
+    slash = slashes[np.maximum(last, 0)]
+    rows = np.flatnonzero(bracketed & (last >= 0) & (slash > begin))
+    if not len(rows):
+        return
+    for column, (start, stop) in ((2, (begin[rows] + 1, slash[rows])), (4, (slash[rows] + 1, end[rows] - 1))):
+        nil = (stop - start == 1) & (buf[start] == _DASH)
+        bounds[rows, column] = start
+        bounds[rows, column + 1] = np.where(nil, start, stop)
 
 
 def _timestamps(buf: np.ndarray, start: np.ndarray, length: np.ndarray, ok: np.ndarray,
