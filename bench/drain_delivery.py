@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/drain_delivery.py [--lines 500000] [--apps 100] [--turn 2000] [--rate 200000]
                                              [--scenarios one,mixed,three] [--set drain_NAME=VALUE]
-                                             [--scenarios handoff,handoff-columns]
+                                             [--scenarios handoff,handoff-columns] [--drained N]
 
 `bench/drains.py` measures what matters (ingest with drains against ingest without), but on a shared
 2-core machine its figures move by ±20 % between identical runs. This one starts
@@ -13,10 +13,11 @@ grouped by app) at `--rate` lines/s (about what ingest reaches here), and report
 healthy drains' receivers (a forked process counting LF-terminated frames) have every line: a
 figure of the process's own work, much steadier than a throughput. The blackholed connections are
 stalled by the same 400,000-line warm-up as in `bench/drains.py`. `handoff` measures the server's
-side instead: the tap and the per-turn message (an Arrow IPC stream) and pipe write, in-process (thread
-CPU time), with the groups as lists of `LogLine`s (HTTP, gRPC; the syslog workers' groups until they
-report columns); `handoff-columns` the same with the groups as the syslog workers' columns
-(`ColumnLines`, slices of one table per turn).
+side instead: the tap and the per-turn message and pipe write, in-process (thread CPU time), with the
+groups as lists of `LogLine`s (HTTP, gRPC, builds); `handoff-columns` the same with the groups as the
+syslog workers hand them (one worker report per turn, its groups read by `report_groups`: slices that
+know their rows in the report's bytes). `--drained N` gives only the first N apps a drain (a report
+then holds rows of apps without drains too).
 """
 
 from __future__ import annotations
@@ -40,10 +41,12 @@ import uvloop
 from _server import free_port
 from drains import process_cpu, receive, summary
 from vigil.config import Settings
-from vigil.drains.channel import Drains, DrainSpec, Encoder, Finish, Init, lines_message
+from vigil.drains.channel import Drains, DrainSpec, Encoder, Finish, Init
+from vigil.drains.handoff import lines_message
 from vigil.drains.process import drain_settings
-from vigil.logs.columns import ColumnLines, lines_columns
+from vigil.logs.columns import ColumnLines, lines_columns, to_ipc
 from vigil.logs.model import LogLine
+from vigil.logs.syslog_wire import Report, report_groups
 
 
 def turn_groups(apps: list[str], total: int, per_turn: int, offset: int) -> list[dict[str, list[LogLine]]]:
@@ -61,15 +64,17 @@ def turn_groups(apps: list[str], total: int, per_turn: int, offset: int) -> list
     return out
 
 
-def as_columns(groups: dict[str, list[LogLine]]) -> list[tuple[str, ColumnLines]]:
-    """A turn's groups as the syslog workers hand them: slices of one table."""
+def as_report(groups: dict[str, list[LogLine]]) -> Report:
+    """A turn's lines as a syslog worker reports them: an Arrow IPC stream, grouped by app."""
     table = lines_columns([line for lines in groups.values() for line in lines])
-    out = []
-    row = 0
-    for app, lines in groups.items():
-        out.append((app, ColumnLines(table.slice(row, len(lines)))))
-        row += len(lines)
-    return out
+    return Report({app: len(lines) for app, lines in groups.items()}, to_ipc(table))
+
+
+def as_columns(groups: dict[str, list[LogLine]]) -> list[tuple[str, ColumnLines]]:
+    """A turn's groups as the server reads a worker report (`report_groups`: slices that know their rows
+    in the report's bytes). Made right before they are used: a `ColumnLines` older than
+    `columns.SETTLE_AFTER` lets go of its columns, as in the server."""
+    return list(report_groups(as_report(groups))[0].items())
 
 
 def turns(apps: list[str], total: int, per_turn: int, offset: int) -> list[bytes]:
@@ -177,17 +182,20 @@ async def handoff(args: argparse.Namespace, refused_port: int, columns: bool) ->
     apps = [f"app{i:03d}" for i in range(args.apps)]
     process = DeliveryProcess(Settings(), lambda lines: None, lambda stats: None, lambda: None)
     await process.start()
+    drained = apps[:args.drained] if args.drained else apps
     process.configure([DrainSpec(str(uuid.uuid4()), "app", app, f"syslog://127.0.0.1:{refused_port}",
-                                 f"d.{uuid.uuid4()}", False, None, 0.0, 0.0, [app]) for app in apps])
+                                 f"d.{uuid.uuid4()}", False, None, 0.0, 0.0, [app]) for app in drained])
     dec = msgspec.msgpack.Decoder(list[tuple[str, list[LogLine]]])
     enc = msgspec.msgpack.Encoder()
     # The lines as the server holds them: fresh objects each turn (decoded, as from the syslog readers
     # before they reported columns), or the columns the readers report.
-    msgs: list[Any] = [as_columns(groups) if columns else dec.decode(enc.encode(list(groups.items())))
+    msgs: list[Any] = [as_report(groups) if columns else dec.decode(enc.encode(list(groups.items())))
                        for groups in turn_groups(apps, args.lines, args.turn, 0)]
     cpu = 0.0
     started = time.perf_counter()
     for i, groups in enumerate(msgs):
+        if columns:  # (the server's reading of the report, not the hand-off: not timed)
+            groups = list(report_groups(groups)[0].items())
         t0 = time.thread_time()
         for app, lines in groups:
             process.tap(app, lines)
@@ -196,8 +204,10 @@ async def handoff(args: argparse.Namespace, refused_port: int, columns: bool) ->
         ahead = started + (i + 1) * args.turn / args.rate - time.perf_counter() if args.rate > 0 else 0.0
         await asyncio.sleep(max(0.0, ahead))  # (--rate 0: back to back, as in a server that is never idle)
     kind = "handoff-columns" if columns else "handoff"
-    print(f"{kind}: the server's tap + flush {cpu:.3f} CPU s = {cpu / args.lines * 1e6:.3f} µs per line "
-          f"({args.lines:,} lines in turns of {args.turn:,}; {process.gapped:,} not sent; "
+    tapped = args.lines * len(drained) // len(apps)
+    print(f"{kind}: the server's tap + flush {cpu:.3f} CPU s = {cpu / tapped * 1e6:.3f} µs per line of a drained "
+          f"app ({args.lines:,} lines in turns of {args.turn:,}, {len(drained)} of {len(apps)} apps drained; "
+          f"{process.gapped:,} not sent; "
           f"load average {os.getloadavg()[0]:.2f})", flush=True)
     await process.close(0.1)
 
@@ -211,6 +221,7 @@ def main() -> None:
                    help="lines/s handed to the process (handoff: 0 = turns back to back)")
     p.add_argument("--scenarios", default="one,mixed,three",
                    help="one, mixed, three, handoff, handoff-columns (the server's side)")
+    p.add_argument("--drained", type=int, default=0, help="handoff: only the first N apps have a drain (0: all)")
     p.add_argument("--profile", metavar="DIR", help="py-spy the process during the timed part, into DIR")
     p.add_argument("--set", action="append", default=[], help="drain setting NAME=VALUE, e.g. drain_linger=0.1")
     args = p.parse_args()

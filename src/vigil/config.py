@@ -153,7 +153,8 @@ class Settings:
     drain_ca_file: str | None = None  # PEM certificates trusted by every TLS drain, besides the system's
     drain_ca_max_bytes: int = 64 * 1024  # a drain's own tls_ca
     drain_channel_bytes: int = 64 * 1024 * 1024  # unwritten lines to the delivery process; beyond: not sent, counted
-    drain_feed_lines: int = 65_536  # lines of drained apps handed over per event-loop turn; beyond: counted
+    drain_feed_lines: int = 65_536  # lines of drained apps in one message to the delivery process (more: more messages)
+    drain_message_bytes: int = 16 * 1024 * 1024  # worker reports' bytes in one message (more: more messages)
     drain_stats_interval: float = 1.0  # the delivery process reports every drain's counters this often
     drain_process_nice: int = 10  # the delivery process's nice value: ingest has the CPU first (0: same as the server)
     drain_process_idle: bool = True  # the delivery process as SCHED_IDLE: only CPU that ingest leaves (else nice)
@@ -378,7 +379,7 @@ def _check_drains(s: Settings) -> None:
                  "drain_write_buffer_bytes", "drain_connect_timeout", "drain_write_timeout", "drain_backoff_min",
                  "drain_notice_interval", "drain_refresh", "drain_http_batch_bytes", "drain_http_timeout",
                  "drain_http_attempts", "drain_http_response_bytes", "drain_ca_max_bytes", "drain_channel_bytes",
-                 "drain_feed_lines", "drain_stats_interval"):
+                 "drain_feed_lines", "drain_message_bytes", "drain_stats_interval"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{name} must be positive")
     if not 0 <= s.drain_process_nice <= 19:

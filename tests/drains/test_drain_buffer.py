@@ -7,8 +7,9 @@ from typing import Any
 
 from vigil.config import Settings
 from vigil.drains.buffer import Chunk, DrainBuffer, LineHub
-from vigil.drains.channel import DrainSpec, Encoder, Gap, Notice, lines_message
+from vigil.drains.channel import DrainSpec, Encoder, Gap, Notice
 from vigil.drains.child import Delivery, Feed, _Input, drain_of
+from vigil.drains.handoff import lines_message
 from vigil.drains.worker import SyslogWorker
 from vigil.logs.model import LogLine
 from vigil.logs.ring import LINE_OVERHEAD

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import random
+import signal
 import uuid
 from itertools import pairwise
 from typing import Any
@@ -20,16 +22,18 @@ from tests.drains.conftest import FAST, TcpSink, add_drain, eventually
 from vigil.config import Settings
 from vigil.drains import column_frames
 from vigil.drains.buffer import LineHub
-from vigil.drains.channel import DrainSpec, Encoder, Lines, ToProcess, lines_message
+from vigil.drains.channel import DrainSpec, Encoder, Lines, ToProcess
 from vigil.drains.child import Delivery, _Input
 from vigil.drains.column_frames import SMALL_TABLE, table_frames
 from vigil.drains.frames import SyslogFramer, placeholder_frames
+from vigil.drains.handoff import WHOLE_REPORT_ROW_BYTES, Outbox, lines_message, open_lines
 from vigil.drains.process import DeliveryProcess
-from vigil.logs.columns import SCHEMA, ColumnLines, from_ipc, lines_columns, table_lines
+from vigil.logs.columns import SCHEMA, ColumnLines, from_ipc, lines_columns, table_lines, to_ipc
 from vigil.logs.framing import octet_frame, octet_frames
 from vigil.logs.model import LogLine
 from vigil.logs.ring import LINE_OVERHEAD
 from vigil.logs.syslog import format_rfc5424, parse_syslog
+from vigil.logs.syslog_wire import Report, report_groups
 
 TOKEN = "d.0b9b3c1e-8f2c-4d4e-9a0e-123456789abc"
 T = 1_700_000_000_123_456  # 2023-11-14T22:13:20.123456Z
@@ -57,6 +61,18 @@ def random_line(rng: random.Random, app: str = "web", *, near: int = T) -> LogLi
         message = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 300)))
     return LogLine(app, rng.choice(SOURCES), rng.choice(INSTANCES), rng.choice(["stdout", "stderr"]), timestamp,
                    rng.choice(["", "10.0.0.1", "host-ü"]), message)
+
+
+def ingestible(rng: random.Random, app: str = "web") -> LogLine:
+    """A random line with a timestamp ingest accepts."""
+    while not 0 <= (line := random_line(rng, app, near=T)).timestamp < 253_402_300_800_000_000:
+        pass
+    return line
+
+
+def small_line(rng: random.Random, app: str = "web") -> LogLine:
+    """A random line with a message of a usual size (a report of them goes whole)."""
+    return msgspec.structs.replace(random_line(rng, app), message=f"GET /items/{rng.randrange(10**6)} 200")
 
 
 def reference(lines: list[LogLine], token: str = TOKEN) -> list[bytes]:
@@ -110,21 +126,96 @@ def test_no_rows_no_frames() -> None:
 # ------------------------------------------------------------------------------------ the server side
 
 
-def test_a_turns_message_holds_columns_as_they_are_and_lists_made_into_columns() -> None:
+def report(groups: dict[str, list[LogLine]]) -> dict[str, ColumnLines]:
+    """A syslog worker's report, its groups as the server reads them (`report_groups`)."""
+    table = lines_columns([line for lines in groups.values() for line in lines])
+    return report_groups(Report({app: len(lines) for app, lines in groups.items()}, to_ipc(table)))[0]
+
+
+def sent(msg: Lines) -> Lines:
+    """The message as the delivery process decodes it."""
+    out = msgspec.msgpack.decode(bytes(Encoder().frame(msg))[4:], type=ToProcess)
+    assert isinstance(out, Lines)
+    return out
+
+
+def opened(*messages: Lines) -> tuple[dict[str, list[LogLine]], dict[str, int], list[str]]:
+    """Each app's lines as the delivery process takes them from messages, what was lost, what was logged."""
+    broken: list[str] = []
+    rows = open_lines([sent(m) for m in messages], broken.append)
+    lines = table_lines(rows.table)
+    out: dict[str, list[LogLine]] = {}
+    at = 0
+    for app, n in rows.groups:
+        assert app not in out  # one group per app
+        out[app] = lines[at:at + n]
+        at += n
+    assert at == len(lines)
+    return out, rows.lost, broken
+
+
+def test_a_reports_bytes_go_as_they_are_with_the_rows_of_each_drained_app() -> None:
+    """Groups of one worker report: the message carries the report's own bytes (the same object: no
+    Arrow work on the server) and (app, report, first row, rows); apps without drains in the report
+    are not named, and their rows are not taken."""
     rng = random.Random(5)
-    syslog = sorted((random_line(rng, rng.choice(["web", "api"])) for _ in range(50)), key=lambda line: line.app)
-    read = lines_columns(syslog)  # one worker read, its groups slices of one table
-    web = sum(line.app == "web" for line in syslog)
-    http = [random_line(rng, "web") for _ in range(3)]
-    build = [random_line(rng, "api") for _ in range(2)]
-    groups: list[tuple[str, Any]] = [("api", ColumnLines(read.slice(0, 50 - web))), ("web", http),
-                                     ("api", build), ("web", ColumnLines(read.slice(50 - web)))]
-    msg = msgspec.msgpack.decode(bytes(Encoder().frame(lines_message(groups)))[4:], type=ToProcess)
-    assert isinstance(msg, Lines)
-    assert msg.groups == [("api", 50 - web), ("web", 3), ("api", 2), ("web", web)]
-    table = from_ipc(msg.table)
-    assert table.column("message").num_chunks == 1  # one record batch
-    assert table_lines(table) == syslog[:50 - web] + http + build + syslog[50 - web:]
+    lines = {app: [small_line(rng, app) for _ in range(n)] for app, n in (("api", 30), ("quiet", 40), ("web", 20))}
+    read = report(lines)
+    data = read["api"].origin[0]  # type: ignore[index]
+    msg = lines_message([("api", read["api"]), ("web", read["web"])])  # ("quiet" has no drain: no tap)
+    assert msg.groups == [("api", 0, 0, 30), ("web", 0, 70, 20)] and msg.lines == []
+    assert len(msg.reports) == 1 and msg.reports[0] is data
+    got, lost, broken = opened(msg)
+    assert got == {"api": lines["api"], "web": lines["web"]} and lost == {} and broken == []
+
+
+def test_reports_shared_by_several_apps_and_lists_mixed_in_one_turn() -> None:
+    """Two reports, each holding rows of two drained apps and one without drains, between lists of
+    lines (HTTP, builds) of the same apps: each report once, lists as `LogLine`s, and every app's lines
+    in the order they were tapped."""
+    rng = random.Random(6)
+    def lines_of(app: str, n: int) -> list[LogLine]:
+        return [small_line(rng, app) for _ in range(n)]
+    first = {"web": lines_of("web", 25), "other": lines_of("other", 50), "api": lines_of("api", 35)}
+    second = {"api": lines_of("api", 40), "web": lines_of("web", 30), "other": lines_of("other", 10)}
+    http, build = lines_of("web", 3), lines_of("api", 2)
+    one, two = report(first), report(second)
+    groups: list[tuple[str, Any]] = [("web", one["web"]), ("api", one["api"]), ("web", http), ("api", two["api"]),
+                                     ("api", build), ("web", two["web"])]
+    msg = lines_message(groups)
+    assert msg.groups == [("web", 0, 0, 25), ("api", 0, 75, 35), ("web", -1, 0, 3), ("api", 1, 0, 40),
+                          ("api", -1, 3, 2), ("web", 1, 40, 30)]
+    assert [len(r) for r in msg.reports] == [len(one["web"].origin[0]), len(two["web"].origin[0])]  # type: ignore[index]
+    assert msg.lines == http + build
+    got, lost, _ = opened(msg)
+    assert got == {"web": first["web"] + http + second["web"], "api": first["api"] + second["api"] + build}
+    assert lost == {}
+
+
+def test_columns_without_an_origin_are_written_anew_and_lists_go_as_lines() -> None:
+    rng = random.Random(7)
+    table_rows = [small_line(rng, "web") for _ in range(10)]
+    sliced = ColumnLines(lines_columns(table_rows))[2:7]  # a slice: no origin
+    settled = ColumnLines(lines_columns(table_rows[:4]))
+    settled.settle()
+    plain = [small_line(rng, "web") for _ in range(3)]
+    msg = lines_message([("web", sliced), ("web", settled), ("web", plain)])
+    assert msg.groups == [("web", 0, 0, 5), ("web", -1, 0, 4), ("web", -1, 4, 3)]
+    assert len(msg.reports) == 1 and msg.lines == table_rows[:4] + plain
+    assert opened(msg)[0] == {"web": table_rows[2:7] + table_rows[:4] + plain}
+
+
+def test_a_report_mostly_of_apps_without_drains_goes_as_its_drained_rows() -> None:
+    """A drain on one app of many: the report does not go whole (the pipe and the channel would carry
+    every other app's lines), its drained rows are written anew."""
+    rng = random.Random(8)
+    lines = {f"app{i}": [random_line(rng, f"app{i}") for _ in range(20)] for i in range(50)}
+    read = report(lines)
+    assert len(read["app7"].origin[0]) > WHOLE_REPORT_ROW_BYTES * 20  # type: ignore[index]
+    msg = lines_message([("app7", read["app7"])])
+    assert msg.groups == [("app7", 0, 0, 20)]
+    assert from_ipc(msg.reports[0]).num_rows == 20
+    assert opened(msg)[0] == {"app7": lines["app7"]}
 
 
 def test_columns_whose_schema_says_not_null_go_with_the_others() -> None:
@@ -132,7 +223,23 @@ def test_columns_whose_schema_says_not_null_go_with_the_others() -> None:
     first, second = [random_line(rng, "web") for _ in range(3)], [random_line(rng, "web") for _ in range(4)]
     strict = pa.schema([pa.field(f.name, f.type, nullable=False) for f in SCHEMA])
     msg = lines_message([("web", first), ("web", ColumnLines(lines_columns(second).cast(strict)))])
-    assert table_lines(from_ipc(msg.table)) == first + second
+    assert opened(msg)[0] == {"web": first + second}
+
+
+def test_an_unreadable_report_loses_only_its_groups_and_says_so() -> None:
+    """A report whose bytes are not an Arrow stream of the log columns (or a group beyond its rows):
+    its groups' lines are counted lost for their apps and reported; the message's other groups go on."""
+    rng = random.Random(9)
+    good = report({"web": [random_line(rng, "web") for _ in range(5)]})
+    plain = [random_line(rng, "api") for _ in range(2)]
+    msg = lines_message([("web", good["web"]), ("api", plain)])
+    msg.reports.append(b"not arrow at all")
+    msg.reports.append(to_ipc(pa.table({"x": [1, 2, 3]})))
+    msg.groups += [("api", 1, 0, 7), ("web", 2, 0, 3), ("web", 0, 3, 9), ("api", 5, 0, 4)]
+    got, lost, broken = opened(msg)
+    assert got == {"web": list(good["web"]), "api": plain}
+    assert lost == {"api": 7 + 4, "web": 3 + 9}
+    assert len(broken) == 4 and "not an Arrow stream" in broken[0] and "wrong schema" in broken[1]
 
 
 # -------------------------------------------------------------------------------- the delivery process
@@ -290,28 +397,98 @@ async def test_the_delivery_process_takes_columns_and_lists_alike(tcp_sink: TcpS
         await process.close(1.0)
 
 
-async def test_lines_beyond_a_turns_limit_are_counted_whole_groups_at_a_time(tcp_sink: TcpSink) -> None:
-    """`drain_feed_lines` bounds a turn whatever the kind of group: a group that does not fit is not
-    sent, its lines are counted, and the app's drain counts them as dropped."""
+async def test_a_turn_beyond_the_limit_goes_as_several_messages_and_loses_nothing(tcp_sink: TcpSink) -> None:
+    """`drain_feed_lines` bounds a message, not a turn: whenever the lines kept reach it they go as a
+    message of their own (a group split between two), so a turn of 451 lines with a limit of 300 reaches
+    the drain whole and in order, in messages of at most 300 lines."""
     stats: dict[str, list[int]] = {}
     process = DeliveryProcess(Settings(drain_feed_lines=300, drain_linger=0.01), lambda lines: None, stats.update,
                               lambda: None)
     await process.start()
+    sizes: list[int] = []
+    write = process._write
+
+    def spy(msg: Any, **kw: Any) -> bool:
+        if isinstance(msg, Lines):
+            sizes.append(sum(rows for _, _, _, rows in msg.groups))
+        return write(msg, **kw)
+
+    process._write = spy  # type: ignore[method-assign]
     drain_id = str(uuid.uuid4())
     try:
         process.configure([DrainSpec(drain_id, "app", "web", f"syslog://127.0.0.1:{tcp_sink.port}", TOKEN, False,
                                      None, 0.0, 0.0, ["web"])])
         rng = random.Random(15)
-        first = [random_line(rng, "web", near=T) for _ in range(200)]
-        process.tap("web", ColumnLines(lines_columns(first)))
-        process.tap("web", ColumnLines(lines_columns([random_line(rng, "web") for _ in range(150)])))  # over 300
-        process.tap("web", [random_line(rng, "web") for _ in range(100)])  # fits: 300
-        process.tap("web", [random_line(rng, "web")])  # over
-        assert process.gapped == 151
+        turn = [[ingestible(rng) for _ in range(n)] for n in (200, 150, 100, 1)]
+        read = report({"web": turn[1]})["web"]  # a worker report's group (its bytes go as they are)
+        for _, tapped in zip(turn, [ColumnLines(lines_columns(turn[0])), read, turn[2], turn[3]], strict=True):
+            process.tap("web", tapped)
+            assert process._outbox.count <= 300
         await asyncio.sleep(0)
-        await eventually(lambda: len(tcp_sink.frames()) == 300)
+        expected = [line for lines in turn for line in lines]
+        assert sizes == [300, 151] and process.gapped == 0
+        await eventually(lambda: len(tcp_sink.data) >= sum(map(len, reference(expected))))
+        assert bytes(tcp_sink.data) == b"".join(reference(expected))
         assert await process.refresh()
-        assert stats[drain_id][1] == 151  # dropped, as the drain counts them
+        assert stats[drain_id][1] == 0  # nothing dropped
+    finally:
+        await process.close(1.0)
+
+
+def test_a_message_holds_at_most_drain_message_bytes_of_reports_and_one_more() -> None:
+    rng = random.Random(16)
+    reads = [report({"web": [random_line(rng, "web") for _ in range(30)]})["web"] for _ in range(5)]
+    size = len(reads[0].origin[0])  # type: ignore[index]
+    box = Outbox(10_000, 2 * size + 1)
+    full = [box.add("web", read, 0, 30) for read in reads[:3]]
+    assert full == [False, False, True]  # the third report went over: send
+    assert len(box.message().reports) == 3 and box.bytes == 0 and box.groups == []
+    assert box.add("web", reads[3], 0, 30) is False and box.add("web", reads[3], 0, 0) is False  # same report
+    assert box.bytes == len(reads[3].origin[0])  # type: ignore[index]
+
+
+async def test_the_channel_bound_still_counts_what_does_not_fit(tcp_sink: TcpSink) -> None:
+    """With the delivery process stopped, messages fill the channel (`drain_channel_bytes`): what does not
+    fit is not sent but counted (`gapped`), and the drain counts it as dropped once the process runs
+    again: every line tapped is delivered or counted, none twice."""
+    stats: dict[str, list[int]] = {}
+    settings = Settings(drain_feed_lines=500, drain_channel_bytes=64 * 1024, drain_linger=0.01,
+                        drain_buffer_lines=100_000, drain_buffer_bytes=1 << 30)
+    process = DeliveryProcess(settings, lambda lines: None, stats.update, lambda: None)
+    await process.start()
+    drain_id = str(uuid.uuid4())
+    assert process.proc is not None
+    try:
+        process.configure([DrainSpec(drain_id, "app", "web", f"syslog://127.0.0.1:{tcp_sink.port}", TOKEN, False,
+                                     None, 0.0, 0.0, ["web"])])
+        await asyncio.sleep(0.2)
+        os.kill(process.proc.pid, signal.SIGSTOP)
+        rng = random.Random(17)
+        total = 0
+        try:
+            while process.gapped == 0 or total < 20_000:  # beyond the pipe (1 MiB) and the channel
+                read = report({"web": [ingestible(rng) for _ in range(800)],
+                               "other": [random_line(rng, "other") for _ in range(10)]})
+                process.tap("web", read["web"])
+                total += 800
+                await asyncio.sleep(0)
+                assert process.channel_bytes <= settings.drain_channel_bytes + 2 * 1024 * 1024
+        finally:
+            os.kill(process.proc.pid, signal.SIGCONT)
+        gapped = process.gapped
+        assert 0 < gapped < total and gapped % 100 == 0  # (pieces of 800-line groups cut at 500-line messages)
+
+        async def settled() -> bool:
+            await process.refresh()
+            st = stats.get(drain_id)
+            return st is not None and st[0] + st[1] == total and st[8] == 0
+
+        try:
+            await eventually(settled, within=30)
+        except AssertionError:
+            raise AssertionError(f"{stats.get(drain_id)} for {total} lines, {gapped} not sent") from None
+        assert stats[drain_id][1] == gapped  # dropped: exactly the lines not sent
+        assert len(tcp_sink.frames()) == total - gapped
     finally:
         await process.close(1.0)
 

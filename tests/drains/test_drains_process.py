@@ -85,18 +85,20 @@ async def test_a_full_channel_loses_lines_counted_and_reported_and_nothing_waits
     assert reported() >= lost
 
 
-async def test_more_lines_in_one_turn_than_the_feed_holds_are_counted(start_vigil: StartVigil,
-                                                                       tcp_sink: TcpSink) -> None:
+async def test_more_lines_in_one_turn_than_a_message_holds_go_as_several(start_vigil: StartVigil,
+                                                                           tcp_sink: TcpSink) -> None:
+    """`drain_feed_lines` bounds a message: a turn of 25 lines with a limit of 10 goes as three messages
+    and the drain gets every line, in order."""
     vigil = await start_vigil(**{**FAST, "drain_feed_lines": 10, "drain_notice_interval": 30.0})
     manager = vigil.services.drains
     drain = await add_drain(vigil.client, f"syslog://127.0.0.1:{tcp_sink.port}")
     await post_lines(vigil.client, batch(0, 25))  # one request: one turn of 25 lines > 10
     await post_lines(vigil.client, batch(25, 3))
-    await eventually(lambda: len(tcp_sink.frames()) == 3)
-    assert [f.rsplit(b" ", 2)[-1] for f in tcp_sink.frames()] == [b"25\n", b"26\n", b"27\n"]
+    await eventually(lambda: len(tcp_sink.frames()) == 28)
+    assert [f.rsplit(b" ", 2)[-1] for f in tcp_sink.frames()] == [f"{i}\n".encode() for i in range(28)]
     assert await manager.refresh()
-    assert manager.workers[drain["id"]].dropped == 25
-    assert manager.process.gapped == 25
+    assert manager.workers[drain["id"]].dropped == 0
+    assert manager.process.gapped == 0
 
 
 async def test_a_dead_delivery_process_is_restarted_and_the_drains_go_on(start_vigil: StartVigil,

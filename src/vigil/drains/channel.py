@@ -1,23 +1,20 @@
 """The messages between the server and its drain delivery process, and how they are framed.
 
 Each message is msgpack (msgspec, tagged array-like structs) behind a 4-byte big-endian length, over
-the delivery process's stdin (server → process) and stdout (process → server). Lines travel as one
-`Lines` message per event-loop turn for all apps that have drains, their rows in one Arrow IPC stream
-(`vigil.logs.columns.SCHEMA`): the syslog workers already hand the server columns, so the server
-concatenates tables rather than encoding lines, and the delivery process reads the columns where
-they lie (no decoding into objects) and frames them vectorised.
+the delivery process's stdin (server → process) and stdout (process → server). Lines travel as `Lines`
+messages (one per event-loop turn, more when a turn holds many) for all apps that have drains: the
+syslog workers' reports as the bytes they came in, plus which rows of them are whose (`handoff.py`),
+so the server does no work per line, and the delivery process reads the columns where they lie (no
+decoding into objects) and frames them vectorised.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
 from typing import Any
 
 import msgspec
-import pyarrow as pa
 
-from vigil.logs.columns import SCHEMA, ColumnLines, lines_columns, to_ipc
 from vigil.logs.model import LogLine
 
 HEADER = struct.Struct(">I")
@@ -55,40 +52,14 @@ class Drains(msgspec.Struct, tag=True, array_like=True):
 
 
 class Lines(msgspec.Struct, tag=True, array_like=True):
-    """Lines of apps with drains, as the log pipeline grouped them: `groups` (app, number of lines) in
-    order, and `table` the groups' rows in that order, an Arrow IPC stream in `columns.SCHEMA`
-    (decoded as a view into the message: `columns.from_ipc` reads it without a copy)."""
+    """Lines of apps with drains (`handoff.py`): `groups` (app, source, first row, rows) in order, where
+    source is an index into `reports` — Arrow IPC streams in `columns.SCHEMA`, the syslog workers'
+    reports as they came (decoded as views into the message: `columns.from_ipc` reads them without a
+    copy) — or -1 for `lines`. A report may hold rows of apps no group names: they are not read."""
 
-    groups: list[tuple[str, int]]
-    table: memoryview
-
-
-def lines_message(groups: Sequence[tuple[str, Sequence[LogLine]]]) -> Lines:
-    """The `Lines` message of groups of lines: columns (`ColumnLines`) as they are, lists of `LogLine`s
-    (other sources than the syslog workers) made into columns, consecutive ones together."""
-    tables: list[pa.Table] = []
-    pending: list[LogLine] = []
-    for _, lines in groups:
-        if isinstance(lines, ColumnLines):
-            if pending:
-                tables.append(lines_columns(pending))
-                pending = []
-            tables.append(lines.columns())
-        else:
-            pending.extend(lines)
-    if pending:
-        tables.append(lines_columns(pending))
-    # One record batch: the delivery process then frames one contiguous table, and a stream of one
-    # batch per group costs more to write than the copy.
-    if len(tables) == 1:
-        table = tables[0]
-    else:
-        try:
-            table = pa.concat_tables(tables)
-        except pa.ArrowInvalid:  # (a table whose schema differs from SCHEMA only in metadata or nullability)
-            table = pa.concat_tables([t.cast(SCHEMA) for t in tables])
-    table = table.combine_chunks()
-    return Lines([(app, len(lines)) for app, lines in groups], memoryview(to_ipc(table)))
+    groups: list[tuple[str, int, int, int]]
+    reports: list[memoryview]
+    lines: list[LogLine] = []
 
 
 class Gap(msgspec.Struct, tag=True, array_like=True):

@@ -17,10 +17,7 @@ import signal
 import sys
 from collections import deque
 from collections.abc import Sequence
-from typing import Any, NamedTuple
-
-import numpy as np
-import pyarrow as pa
+from typing import Any
 
 from vigil.config import Settings
 from vigil.drains.buffer import LineHub
@@ -40,12 +37,12 @@ from vigil.drains.channel import (
     StatsRequest,
     ToProcess,
 )
+from vigil.drains.handoff import Rows, open_lines
 from vigil.drains.http import HttpWorker
 from vigil.drains.model import Drain, DrainOptions
 from vigil.drains.urls import HTTP, HTTPS, SYSLOG_UDP, DrainURLError, parse_drain_url
 from vigil.drains.worker import DrainWorker, LineFeed, SyslogWorker, UdpWorker
-from vigil.logs.columns import from_ipc
-from vigil.logs.model import LogLine
+from vigil.logs.model import LogLine, now_us
 
 log = logging.getLogger("vigil.drains.delivery")
 
@@ -86,14 +83,6 @@ class Feed:
         return len(lines)
 
 
-class Rows(NamedTuple):
-    """Lines to publish: `groups` (app, number of rows) of `table`, in order (one or more `Lines`
-    messages, read)."""
-
-    groups: list[tuple[str, int]]
-    table: pa.Table
-
-
 class Delivery:
     def __init__(self, out: asyncio.WriteTransport) -> None:
         self.out = out
@@ -113,10 +102,14 @@ class Delivery:
     # ------------------------------------------------------------------------------------ messages
 
     def handle(self, msg: ToProcess | Rows) -> None:
+        if isinstance(msg, Lines):
+            msg = self.open([msg])
         if isinstance(msg, Rows):
-            self.hub.publish_table(msg.groups, msg.table)
-        elif isinstance(msg, Lines):
-            self.hub.publish_table(msg.groups, from_ipc(msg.table))
+            since = now_us()
+            for app, count in msg.lost.items():
+                self.hub.gap(app, count, since)
+            if msg.groups:
+                self.hub.publish_table(msg.groups, msg.table)
         elif isinstance(msg, Gap):
             self.hub.gap(msg.app, msg.count, msg.since)
         elif isinstance(msg, Drains):
@@ -134,6 +127,11 @@ class Delivery:
                     os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
         elif isinstance(msg, Finish):
             self._spawn(self.finish(msg.grace))
+
+    def open(self, messages: list[Lines]) -> Rows:
+        """The rows of `Lines` messages; a report that cannot be read is logged, its lines are counted
+        as dropped by the drains of its apps (and reported in their L10 notices)."""
+        return open_lines(messages, lambda what: log.error("lines for the drains lost: %s", what))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -322,43 +320,26 @@ class _Input(asyncio.Protocol):
         quarter of a drain's buffer per app, so that a healthy drain still takes the lines of several
         messages before it is full, and at most `drain_feed_lines` lines; a message of another kind
         ends it (order is kept)."""
-        table = from_ipc(first.table)
-        if not self.inbox:
-            return Rows(first.groups, table)
-        cap = max(1, s.drain_buffer_lines // 4)
-        parts = [(table, first.groups)]
-        counts: dict[str, int] = {}
-        biggest = total = 0
-        msg: Any = first
-        while True:
-            for app, n in msg.groups:
-                counts[app] = have = counts.get(app, 0) + n
-                biggest = max(biggest, have)
-                total += n
-            if not self.inbox or biggest >= cap or total >= s.drain_feed_lines:
-                break
-            msg = self._next()
-            if not isinstance(msg, Lines):
-                self._held = msg
-                break
-            parts.append((from_ipc(msg.table), msg.groups))
-        if len(parts) == 1:
-            return Rows(first.groups, table)
-        # Each app's rows, in order, from every message: one `take` over the messages' tables.
-        ranges: dict[str, list[tuple[int, int]]] = {}
-        base = 0
-        for part, groups in parts:
-            row = base
-            for app, n in groups:
-                ranges.setdefault(app, []).append((row, n))
-                row += n
-            base += part.num_rows
-        starts = np.array([row for spans in ranges.values() for row, _ in spans], np.int64)
-        lengths = np.array([n for spans in ranges.values() for _, n in spans], np.int64)
-        shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-        index = np.arange(int(lengths.sum()), dtype=np.int64) + shift
-        merged = pa.concat_tables([part for part, _ in parts]).take(index)
-        return Rows([(app, counts[app]) for app in ranges], merged)
+        messages = [first]
+        if self.inbox:
+            cap = max(1, s.drain_buffer_lines // 4)
+            counts: dict[str, int] = {}
+            biggest = total = 0
+            msg: Any = first
+            while True:
+                for app, _, _, n in msg.groups:
+                    counts[app] = have = counts.get(app, 0) + n
+                    biggest = max(biggest, have)
+                    total += n
+                if not self.inbox or biggest >= cap or total >= s.drain_feed_lines:
+                    break
+                msg = self._next()
+                if not isinstance(msg, Lines):
+                    self._held = msg
+                    break
+                messages.append(msg)
+        # Each app's rows, in order, from every message's reports: one `take`.
+        return self.delivery.open(messages)
 
     def eof_received(self) -> bool:
         self.delivery._spawn(self.delivery.finish(0))

@@ -2,13 +2,14 @@
 
 Why a process: formatting and writing a line costs a healthy drain ~3 µs, and every line of an app
 goes to each of its drains; on the ingest event loop that halved ingest with three drains per app.
-Here the event loop pays, per turn, one Arrow IPC stream of the lines of apps that have drains and
-one pipe write, whatever the number of drains, and a dead drain costs it nothing.
+Here the event loop pays, per turn, one message of the lines of apps that have drains and one pipe
+write, whatever the number of drains, and a dead drain costs it nothing.
 
-- `tap` is the log pipeline's hook: it keeps the groups of lines of apps with drains as they come (at
-  most `drain_feed_lines` lines per turn; columns from the syslog workers stay columns, nothing is
-  done per line) and schedules one `flush` per event-loop turn, which sends them as one `Lines`
-  message (`channel.lines_message`).
+- `tap` is the log pipeline's hook: it keeps the groups of lines of apps with drains as they come
+  (`handoff.Outbox`: a syslog worker's group is noted as its report's bytes and rows, nothing is
+  done per line) and schedules one `flush` per event-loop turn, which sends them as a `Lines`
+  message; a turn beyond `drain_feed_lines` lines or `drain_message_bytes` of reports sends a
+  message each time it reaches them.
 - The channel (the process's stdin) holds at most `drain_channel_bytes` unwritten: beyond that a
   turn's lines are not sent but counted per app, and sent later as a `Gap`, so the drains of those
   apps count them as dropped and report them in the app's log (the L10 notice). Lines that come
@@ -43,8 +44,8 @@ from vigil.drains.channel import (
     Stats,
     StatsRequest,
     ToServer,
-    lines_message,
 )
+from vigil.drains.handoff import Outbox
 from vigil.logs.model import LogLine, now_us
 
 log = logging.getLogger(__name__)
@@ -69,8 +70,7 @@ class DeliveryProcess:
         self.encoder = Encoder()
         self.proc: asyncio.subprocess.Process | None = None
         self._stdin: asyncio.WriteTransport | None = None
-        self._groups: list[tuple[str, Sequence[LogLine]]] = []
-        self._count = 0
+        self._outbox = Outbox(settings.drain_feed_lines, settings.drain_message_bytes)
         self._scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._gaps: dict[str, list[int]] = {}  # app -> [lines not sent, since µs]
@@ -213,31 +213,43 @@ class DeliveryProcess:
 
     def tap(self, app: str, lines: Sequence[LogLine]) -> None:
         """The log pipeline's hook: called for every app's lines as they are accepted (a list, or
-        `columns.ColumnLines` from the syslog workers: kept as it is, not read)."""
+        `columns.ColumnLines` from the syslog workers: kept as it is, not read). Whenever the lines
+        kept reach `drain_feed_lines` (or their reports `drain_message_bytes`) they go at once, as a
+        message of their own: a busy turn makes several messages, each bounded, and loses nothing."""
         if app not in self.apps:
             return
-        if self._count + len(lines) > self.settings.drain_feed_lines:
-            self._gap(app, len(lines))
-            return
-        self._groups.append((app, lines))
-        self._count += len(lines)
-        if not self._scheduled:
+        box = self._outbox
+        left = len(lines)
+        if box.count + left < box.max_lines:  # (the usual case: the group fits)
+            if box.add(app, lines, 0, left):
+                self._send()
+        else:
+            start = 0
+            while left:
+                rows = min(left, box.room())
+                if box.add(app, lines, start, rows):
+                    self._send()
+                start += rows
+                left -= rows
+        if not self._scheduled and box.groups:
             self._scheduled = True
             loop = self._loop or asyncio.get_running_loop()
             loop.call_soon(self.flush)
 
     def flush(self) -> None:
-        """Send the lines kept this turn: one message."""
+        """Send the lines kept this turn."""
         self._scheduled = False
-        groups = self._groups
-        if not groups:
+        self._send()
+
+    def _send(self) -> None:
+        box = self._outbox
+        if not box.groups:
             return
-        self._groups, self._count = [], 0
-        # (The room is checked first: a turn that cannot be sent is not encoded either.)
-        if self.pump() and self._room(limited=True) and self._write(lines_message(groups)):
+        # (The room is checked first: lines that cannot be sent are not encoded either.)
+        if self.pump() and self._room(limited=True) and self._write(box.message()):
             return
-        for app, lines in groups:
-            self._gap(app, len(lines))
+        for app, _, _, rows, _, _ in box.take():
+            self._gap(app, rows)
 
     @property
     def channel_bytes(self) -> int:
@@ -249,6 +261,7 @@ class DeliveryProcess:
         if not self.alive:
             return False
         self.flush()  # the answer then counts every line accepted before the question
+        self.pump()  # (and every line counted as not sent, if the channel has room for the gaps now)
         self._seq += 1
         seq = self._seq
         fut = asyncio.get_running_loop().create_future()
