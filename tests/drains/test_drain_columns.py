@@ -197,7 +197,9 @@ def test_columns_without_an_origin_are_written_anew_and_lists_go_as_lines() -> N
     table_rows = [small_line(rng, "web") for _ in range(10)]
     sliced = ColumnLines(lines_columns(table_rows))[2:7]  # a slice: no origin
     settled = ColumnLines(lines_columns(table_rows[:4]))
+    assert list(settled) == table_rows[:4]  # read once, so settling keeps only the lines
     settled.settle()
+    assert settled.table is None
     plain = [small_line(rng, "web") for _ in range(3)]
     msg = lines_message([("web", sliced), ("web", settled), ("web", plain)])
     assert msg.groups == [("web", 0, 0, 5), ("web", -1, 0, 4), ("web", -1, 4, 3)]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import random
+import time
 
 import pytest
 
 import vigil.logs.ring as ring_module
-from vigil.logs.columns import ColumnLines, lines_columns
+from vigil.logs.columns import ColumnLines, lines_columns, to_ipc
 from vigil.logs.model import STDOUT, LogLine
 from vigil.logs.ring import LINE_OVERHEAD, RecentLines, line_weight
 
@@ -75,7 +76,7 @@ def test_the_ring_keeps_exactly_the_newest_lines_within_both_limits_whatever_the
     # Against a line-by-line model: after each batch the ring holds the longest run of newest lines
     # that fits both limits. Batches are plain lists and Arrow-backed `ColumnLines`, of random sizes,
     # so cuts land inside batches, across them and on batch edges (and with cut_after=1 the oldest
-    # batch is also cut for real, not only skipped).
+    # batch is also cut for real, not only skipped); compactions come between them.
     monkeypatch.setattr(ring_module, "CUT_AFTER", cut_after)
     rng = random.Random(7)
     for _ in range(40):
@@ -86,11 +87,42 @@ def test_the_ring_keeps_exactly_the_newest_lines_within_both_limits_whatever_the
         for _ in range(30):
             batch = [line("a", i + k, "x" * rng.randint(0, 40)) for k in range(rng.randint(1, 12))]
             i += len(batch)
-            ring.extend("a", ColumnLines(lines_columns(batch)) if rng.random() < 0.5 else batch)
+            ring.extend("a", ColumnLines(lines_columns(batch), (b"", 0)) if rng.random() < 0.5 else batch)
             model.extend(batch)
+            if rng.random() < 0.2:  # the ring's batches merged into batches of their own now and then
+                ring.compact_due(time.monotonic() + 10)
             while len(model) > max_lines or sum(map(line_weight, model)) > max_bytes:
                 model.pop(0)
             assert ring.last("a", 100) == model
             assert ring.count("a") == len(model) and ring.total_bytes == sum(map(line_weight, model))
             n = rng.randint(1, 40)
             assert ring.last("a", n) == model[-n:]
+
+
+def test_rings_holding_report_slices_compact_them_into_batches_of_their_own() -> None:
+    ring = RecentLines(max_lines=7, max_bytes=10**9, max_apps=10)
+    lines = [line("a", i) for i in range(12)]
+    report = lines_columns(lines)
+    ring.extend("a", [line("a", 100)])  # a plain list stays as it is
+    for start in range(0, 12, 3):  # four report slices; the ring keeps 7 lines: a cut into the second
+        ring.extend("a", ColumnLines(report.slice(start, 3), (to_ipc(report), start)))
+    before = ring.last("a", 100)
+    assert ring.compact_due(time.monotonic()) == 0  # not due yet
+    assert ring.compact_due(time.monotonic() + ring_module.COMPACT_AFTER + 1) == 1
+    assert ring.last("a", 100) == before == lines[5:] and ring.count("a") == 7
+    assert ring.total_bytes == sum(map(line_weight, lines[5:]))
+    chunks = list(ring._rings["a"].chunks)
+    assert len(chunks) == 1 and isinstance(chunks[0], ColumnLines) and chunks[0].origin is None
+    assert ring.compacted == 3
+    ring.extend("a", [line("a", 200)])
+    assert ring.last("a", 2) == [lines[11], line("a", 200)]
+
+
+def test_compaction_is_bounded_per_call() -> None:
+    # A call stops once its time budget is spent (one ring at least, so that it always gets on).
+    ring = RecentLines(max_lines=10, max_bytes=10**9, max_apps=10)
+    report = lines_columns([line("x", 0)])
+    for app in "abc":
+        ring.extend(app, ColumnLines(report, (to_ipc(report), 0)))
+    later = time.monotonic() + ring_module.COMPACT_AFTER + 1
+    assert [ring.compact_due(later, budget=0) for _ in range(4)] == [1, 1, 1, 0]

@@ -86,11 +86,11 @@ class FailingOnce:
         self.database = real.database
         self.failed = False
 
-    async def insert_arrow(self, table: str, data: pa.Table, dedup_token: str | None = None) -> None:
+    async def insert_arrow(self, table: str, data: pa.Table, dedup_token: str | None = None, nice: int = 10) -> None:
         if not self.failed:
             self.failed = True
             raise TelemetryError("engine down")
-        await self.real.insert_arrow(table, data, dedup_token)
+        await self.real.insert_arrow(table, data, dedup_token, nice)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real, name)

@@ -9,6 +9,7 @@ import signal
 from tests.conftest import StartVigil, Vigil
 from tests.logs.conftest import eventually
 from vigil.ingest.syslog import SyslogListener
+from vigil.logs.columns import ColumnLines
 from vigil.logs.framing import octet_frame, octet_frames
 from vigil.logs.syslog_wire import Report
 
@@ -194,3 +195,19 @@ async def test_a_failed_tls_handshake_is_counted_and_ends_only_that_connection(s
     await eventually(lambda: vigil.services.logs.ring.count("secure") == 2)
     assert vigil.services.logs.ring.count("plain") == 0
     good.close()
+
+
+async def test_kept_report_slices_stop_pinning_their_reports(start_vigil: StartVigil) -> None:
+    # The ring keeps a quiet app's lines as slices of the worker's report at first; about
+    # COMPACT_AFTER later the log service's settler gives them columns of their own.
+    vigil = await start_vigil(listeners="ephemeral", log_syslog_workers=1)
+    syslog = listener(vigil)
+    writer = await connect_and_send(syslog.port, frames("quiet", 20) + frames("other", 5))
+    ring = vigil.services.logs.ring
+    await eventually(lambda: ring.count("quiet") == 20 and ring.count("other") == 5)
+    assert any(isinstance(c, ColumnLines) and c.origin is not None for c in ring._rings["quiet"].chunks)
+    await eventually(lambda: ring.compacted >= 2, within=5)
+    chunks = list(ring._rings["quiet"].chunks)
+    assert all(isinstance(c, ColumnLines) and c.origin is None for c in chunks)
+    assert [x.message for x in ring.last("quiet", 2)] == ["line 18", "line 19"]
+    writer.close()

@@ -17,8 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vigil.logs.model import LogLine
-from vigil.logs.ring import LINE_OVERHEAD
+from vigil.logs.model import LINE_OVERHEAD, LogLine
 
 TIME: Final = pa.timestamp("us", tz="UTC")
 SCHEMA: Final = pa.schema([("app", pa.string()), ("time", TIME), ("source", pa.string()), ("instance", pa.string()),
@@ -41,11 +40,20 @@ def table_lines(table: pa.Table) -> list[LogLine]:
 
 
 # How long a `ColumnLines` may keep its report's columns alive. A slice pins every buffer of the
-# table it was cut from (a whole worker report, ~4,096 lines of up to 100 apps), so a line kept
-# longer (a quiet app's ring, a slow log session's queue) is made into a `LogLine` and lets go of
-# them: the columns pinned are at most this many seconds of ingest, like the history queue's.
+# table it was cut from (a whole worker report, ~4,096 lines of up to 100 apps), so lines kept
+# longer (a quiet app's ring, a slow log session's queue) get columns of their own (a copy of their
+# rows) and let go of the report's: the reports pinned are about this many seconds of ingest, like
+# the history queue's. `settle_columns` does it, a bounded number at a time (the log service runs it
+# every SETTLE_EVERY seconds); the ring compacts its own batches sooner and in bulk (`ring.py`).
 SETTLE_AFTER: Final = 1.0
+SETTLE_EVERY: Final = 0.25
+SETTLE_MAX: Final = 256  # live ones settled per call (~20 µs each); the rest wait for the next
 _young: deque[tuple[float, weakref.ref[ColumnLines]]] = deque()
+
+
+def own_columns(table: pa.Table) -> pa.Table:
+    """`table` in buffers of its own (a slice shares its parent's)."""
+    return pa.concat_tables([table, table.schema.empty_table()]).combine_chunks()
 
 
 class ColumnLines(Sequence[LogLine]):
@@ -55,22 +63,21 @@ class ColumnLines(Sequence[LogLine]):
     server (history takes the columns, log sessions the workers' text, drains the columns again).
     Only the ring's readers, broker subscribers and cuts read lines; they are built once, on the
     first read, and kept. Slicing is zero-copy. A `ColumnLines` still alive `SETTLE_AFTER` seconds
-    after it was made becomes plain lines (`settle_columns`) and `table` None.
+    after it was made copies its rows (`settle_columns`); one made with `settles=False` already
+    owns its columns.
     """
 
     __slots__ = ("__weakref__", "_lines", "_rows", "origin", "table")
 
-    def __init__(self, table: pa.Table, origin: tuple[bytes, int] | None = None) -> None:
+    def __init__(self, table: pa.Table, origin: tuple[bytes, int] | None = None, *, settles: bool = True) -> None:
         self.table: pa.Table | None = table
         # Where these rows are in the bytes they were read from (`to_ipc` bytes, first row), when
         # they are a worker report's group: those bytes can be handed on as they are (drains).
         self.origin = origin
         self._rows = table.num_rows
         self._lines: list[LogLine] | None = None
-        now = time.monotonic()
-        if _young and _young[0][0] <= now:
-            settle_columns(now)
-        _young.append((now + SETTLE_AFTER, weakref.ref(self)))
+        if settles:
+            _young.append((time.monotonic() + SETTLE_AFTER, weakref.ref(self)))
 
     def __len__(self) -> int:
         return self._rows
@@ -82,13 +89,16 @@ class ColumnLines(Sequence[LogLine]):
         return self._lines
 
     def columns(self) -> pa.Table:
-        """The lines as a SCHEMA table (built again if they have settled)."""
+        """The lines as a SCHEMA table."""
         return self.table if self.table is not None else lines_columns(self.lines())
 
     def settle(self) -> None:
-        """Keep the lines, let go of the columns."""
-        self.lines()
-        self.table = self.origin = None
+        """Let go of the report: its rows in columns of their own (or just the lines, once read)."""
+        if self._lines is not None:
+            self.table = None
+        elif self.table is not None:
+            self.table = own_columns(self.table)
+        self.origin = None
 
     @overload
     def __getitem__(self, index: int) -> LogLine: ...
@@ -111,16 +121,21 @@ class ColumnLines(Sequence[LogLine]):
         return f"ColumnLines({self._rows} rows)"
 
 
-def settle_columns(now: float) -> int:
-    """Settle every `ColumnLines` older than SETTLE_AFTER that is still alive; returns how many.
-    Run as new ones are made, so the columns pinned are those of the last SETTLE_AFTER seconds."""
+def settle_columns(now: float, limit: int = SETTLE_MAX) -> int:
+    """Settle the `ColumnLines` older than SETTLE_AFTER that are still alive, at most `limit` of
+    them; returns how many."""
     settled = 0
-    while _young and _young[0][0] <= now:
+    while _young and _young[0][0] <= now and settled < limit:
         lines = _young.popleft()[1]()
-        if lines is not None and lines.table is not None:
+        if lines is not None:
             lines.settle()
             settled += 1
     return settled
+
+
+def young_columns() -> int:
+    """`ColumnLines` waiting to be settled (alive or not): a gauge for /metrics and tests."""
+    return len(_young)
 
 
 def row_weights(table: pa.Table) -> np.ndarray:

@@ -43,6 +43,11 @@ class LogLine(msgspec.Struct, frozen=True, gc=False, array_like=True):
     message: str = ""
 
 
+# What one line costs in memory besides its message: the LogLine object and its short strings
+# (measured with sys.getsizeof on typical lines: ~200 bytes; 256 keeps the bounds on the safe side).
+LINE_OVERHEAD: Final = 256
+
+
 def now_us() -> int:
     """Current time in microseconds since the epoch (the unit of `LogLine.timestamp`)."""
     return time.time_ns() // 1000

@@ -8,18 +8,24 @@ counted in `evicted`; it is still in the telemetry store's history.
 from __future__ import annotations
 
 import heapq
+import time
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Sequence
 from itertools import chain
 from operator import attrgetter
 
-from vigil.logs.model import LogLine
+import pyarrow as pa
 
-# What one line costs besides its message: the LogLine object and its short strings (measured
-# with sys.getsizeof on typical lines: ~200 bytes; 256 keeps the bound on the safe side).
-LINE_OVERHEAD = 256
+from vigil.logs.columns import SETTLE_AFTER, ColumnLines, own_columns
+from vigil.logs.model import LINE_OVERHEAD, LogLine
+
 _message = attrgetter("message")
 CUT_AFTER = 256  # lines gone from the front of the oldest batch before it is cut (see _Ring)
+# A ring compacts the worker report slices it holds (`ColumnLines`, each pinning its whole report)
+# once they have been in it this long: one copy per run of batches, before `columns.settle_columns`
+# would copy them one by one.
+COMPACT_AFTER = SETTLE_AFTER / 2
+COMPACT_BUDGET = 0.005  # seconds of compaction per call (a full ring of 1,000 lines takes ~0.3 ms)
 
 
 def line_weight(line: LogLine) -> int:
@@ -37,15 +43,17 @@ class _Ring:
     a full ring costs no copy (nor Arrow slice) per new batch, and keeps at most that many lines
     it no longer counts."""
 
-    __slots__ = ("bytes", "chunks", "count", "lengths", "skip", "weights")
+    __slots__ = ("bytes", "chunks", "count", "lengths", "pending", "skip", "times", "weights")
 
     def __init__(self) -> None:
         self.chunks: deque[Sequence[LogLine]] = deque()
         self.lengths: deque[list[int]] = deque()  # each chunk's message lengths
         self.weights: deque[int] = deque()  # each chunk's weight (of its lines not yet gone)
+        self.times: deque[float] = deque()  # when each chunk came (monotonic)
         self.skip = 0  # lines of the oldest chunk already gone
         self.count = 0
         self.bytes = 0
+        self.pending = False  # holds report slices, a compaction is due (RecentLines._due)
 
 
 class RecentLines:
@@ -56,6 +64,8 @@ class RecentLines:
         self.max_bytes = max_bytes
         self.max_apps = max_apps
         self._rings: OrderedDict[str, _Ring] = OrderedDict()
+        self._due: deque[tuple[float, str]] = deque()  # (when, app): rings holding report slices
+        self.compacted = 0  # batches merged into batches of their own
         self.evicted = 0  # lines pushed out by the limits
         self.evicted_apps = 0
 
@@ -92,9 +102,14 @@ class RecentLines:
         if lengths is None or len(lengths) != len(lines):
             lengths = list(map(len, map(_message, lines)))
         weight = sum(lengths) + LINE_OVERHEAD * len(lines)
+        now = time.monotonic()
         ring.chunks.append(lines)
         ring.lengths.append(lengths)
         ring.weights.append(weight)
+        ring.times.append(now)
+        if not ring.pending and isinstance(lines, ColumnLines) and lines.origin is not None:
+            ring.pending = True
+            self._due.append((now + COMPACT_AFTER, app))
         ring.count += len(lines)
         ring.bytes += weight
         if ring.count > self.max_lines or ring.bytes > self.max_bytes:
@@ -111,6 +126,7 @@ class RecentLines:
                 chunks.popleft()
                 weights.popleft()
                 lengths.popleft()
+                ring.times.popleft()
                 cut, cut_weight, ring.skip = len(first) - skip, weight, 0
             else:  # just enough of the oldest chunk
                 sizes = lengths[0]
@@ -127,6 +143,67 @@ class RecentLines:
             ring.bytes -= cut_weight
             evicted += cut
         self.evicted += evicted
+
+    def compact_due(self, now: float, budget: float = COMPACT_BUDGET) -> int:
+        """Give the batches that worker report slices have been in a ring for COMPACT_AFTER seconds
+        columns of their own, for about `budget` seconds at most (the rest wait for the next call,
+        so that the event loop never stalls on it); returns how many rings were looked at."""
+        done = 0
+        due = self._due
+        stop = time.perf_counter() + budget
+        while due and due[0][0] <= now and (done == 0 or time.perf_counter() < stop):
+            app = due.popleft()[1]
+            ring = self._rings.get(app)
+            if ring is not None and ring.pending:
+                later = self._compact(ring, now - COMPACT_AFTER)
+                if later is not None:
+                    due.append((later + COMPACT_AFTER, app))
+                done += 1
+        return done
+
+    def _compact(self, ring: _Ring, cutoff: float) -> float | None:
+        """The batches that came by `cutoff` (a prefix: they come in order), each run of Arrow ones
+        merged into one batch with columns of its own (one copy of the rows, the lines already gone
+        from the oldest left out), so that the ring stops pinning reports. A busy app's batches
+        are evicted before they are due, and cost nothing here. Returns when the oldest report
+        slice left came, if one is left."""
+        chunks, lengths, weights, times = ring.chunks, ring.lengths, ring.weights, ring.times
+        old = 0
+        while old < len(times) and times[old] <= cutoff:
+            old += 1
+        out: list[tuple[Sequence[LogLine], list[int], int, float]] = []
+        run: list[tuple[pa.Table, list[int], int, float]] = []
+
+        def close_run() -> None:
+            if run:
+                table = own_columns(pa.concat_tables([part for part, _, _, _ in run]))
+                out.append((ColumnLines(table, settles=False), [n for _, sizes, _, _ in run for n in sizes],
+                            sum(weight for _, _, weight, _ in run), run[-1][3]))
+                self.compacted += len(run)
+                run.clear()
+
+        skip = ring.skip
+        for _ in range(old):
+            chunk, sizes, weight, came = chunks.popleft(), lengths.popleft(), weights.popleft(), times.popleft()
+            if isinstance(chunk, ColumnLines) and chunk.table is not None:
+                run.append((chunk.table.slice(skip) if skip else chunk.table, sizes[skip:] if skip else sizes,
+                            weight, came))
+            else:
+                close_run()
+                out.append((chunk[skip:] if skip else chunk, sizes[skip:] if skip else sizes, weight, came))
+            skip = 0
+        close_run()
+        if old:
+            ring.skip = 0
+        for chunk, sizes, weight, came in reversed(out):
+            chunks.appendleft(chunk)
+            lengths.appendleft(sizes)
+            weights.appendleft(weight)
+            times.appendleft(came)
+        left = next((came for chunk, came in zip(chunks, times, strict=True)
+                     if isinstance(chunk, ColumnLines) and chunk.origin is not None), None)
+        ring.pending = left is not None
+        return left
 
     def count(self, app: str) -> int:
         ring = self._rings.get(app)

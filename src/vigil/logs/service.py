@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 
 from vigil.broker.base import Broker
@@ -9,6 +11,7 @@ from vigil.config import Settings
 from vigil.errors import Unavailable
 from vigil.logs.apps import KnownApps
 from vigil.logs.builds import Builds
+from vigil.logs.columns import SETTLE_EVERY, settle_columns
 from vigil.logs.http_ingest import RecentIds
 from vigil.logs.pipeline import LogPipeline
 from vigil.logs.ring import RecentLines
@@ -55,11 +58,22 @@ class LogService:
         self.readers = ReaderSlots(s.log_tails_max)
         self.malformed = 0  # logplex frames skipped by POST /v1/logs
         self.started = time.time()
+        self._settler: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self.started = time.time()
         self.store.start()
         self.apps.start()
+        self._settler = asyncio.get_running_loop().create_task(self._settle(), name="log columns settler")
+
+    async def _settle(self) -> None:
+        """Worker report slices kept for a while (rings, slow sessions' queues) get columns of their
+        own, a bounded amount per tick, so that they stop pinning whole reports (`columns.py`)."""
+        while True:
+            await asyncio.sleep(SETTLE_EVERY)
+            now = time.monotonic()
+            self.ring.compact_due(now)
+            settle_columns(now)
 
     async def stop_readers(self) -> None:
         """End every live reader (server shutdown): their streams finish instead of holding the
@@ -68,6 +82,10 @@ class LogService:
         await self.broker.close()
 
     async def close(self) -> None:
+        if self._settler is not None:
+            self._settler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._settler
         await self.stop_readers()
         await self.apps.close()
         await self.store.close()

@@ -30,7 +30,7 @@ import pyarrow as pa
 from vigil.logs.columns import lines_columns, row_weights
 from vigil.logs.model import LogLine
 from vigil.logs.ring import LINE_OVERHEAD, line_weight
-from vigil.storage.telemetry import TelemetryError, TelemetryStore
+from vigil.storage.telemetry import HISTORY_INSERT_NICE, TelemetryError, TelemetryStore
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +208,7 @@ class LogStore:
             self.out_of_window += n - kept
             table = table.filter(pa.array(keep))
         self._seq += n
-        await self.telemetry.insert_arrow("logs", table)
+        await self.telemetry.insert_arrow("logs", table, nice=HISTORY_INSERT_NICE)
         self.stored += kept
 
     async def close(self) -> None:

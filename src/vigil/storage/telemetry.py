@@ -27,8 +27,10 @@ class TelemetryStore(Protocol):
 
     async def query_arrow(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table: ...
 
-    async def insert_arrow(self, table: str, data: pa.Table, dedup_token: str | None = None) -> None:
-        """Insert rows. With `dedup_token`, a second insert with the same token is dropped."""
+    async def insert_arrow(self, table: str, data: pa.Table, dedup_token: str | None = None,
+                           nice: int = 10) -> None:
+        """Insert rows. With `dedup_token`, a second insert with the same token is dropped. The
+        engine's threads for it run at `nice` (default INSERT_NICE)."""
         ...
 
     async def ping(self) -> bool: ...
@@ -113,6 +115,9 @@ def render(sql: str, params: dict[str, Any]) -> str:
 # history), so its engine threads run at this nice value: a log INSERT takes ~100 ms of a core,
 # and at nice 0 it took it from the event loop, whose live tails then waited (bench/README.md).
 INSERT_NICE = 10
+# Log history's INSERTs yield even to the syslog workers (nice 10): a busy second of syslog is an
+# INSERT of ~100 ms every half second, and a worker waiting behind it held live lines back.
+HISTORY_INSERT_NICE = 19
 
 
 class ChdbTelemetry:
@@ -137,20 +142,21 @@ class ChdbTelemetry:
         async with self._slots:
             return await asyncio.to_thread(self._run, sql, params, "ArrowTable")
 
-    def _insert(self, table: str, data: pa.Table, dedup_token: str | None) -> None:
+    def _insert(self, table: str, data: pa.Table, dedup_token: str | None, nice: int) -> None:
         columns = ", ".join(f"`{name}`" for name in data.column_names)
-        settings = f" SETTINGS os_thread_priority = {INSERT_NICE}"
+        settings = f" SETTINGS os_thread_priority = {int(nice)}"
         if dedup_token:
             settings += f", insert_deduplication_token = {_quote(dedup_token)}"
         # chDB's Python() table function reads the Arrow table from this frame's local `data`.
         self._run(f"INSERT INTO {self.database}.{table} ({columns}) SELECT {columns} FROM Python(data){settings}",
                   None, "CSV")
 
-    async def insert_arrow(self, table: str, data: pa.Table, dedup_token: str | None = None) -> None:
+    async def insert_arrow(self, table: str, data: pa.Table, dedup_token: str | None = None,
+                           nice: int = INSERT_NICE) -> None:
         if data.num_rows == 0:
             return
         async with self._slots:
-            await asyncio.to_thread(self._insert, table, data, dedup_token)
+            await asyncio.to_thread(self._insert, table, data, dedup_token, nice)
 
     async def ping(self) -> bool:
         try:
