@@ -210,4 +210,7 @@ async def test_kept_report_slices_stop_pinning_their_reports(start_vigil: StartV
     chunks = list(ring._rings["quiet"].chunks)
     assert all(isinstance(c, ColumnLines) and c.origin is None for c in chunks)
     assert [x.message for x in ring.last("quiet", 2)] == ["line 18", "line 19"]
+    text = (await vigil.client.get("/metrics")).text
+    assert f"vigil_log_recent_compacted_total {float(ring.compacted)}" in text
+    assert "vigil_log_columns_unsettled " in text
     writer.close()

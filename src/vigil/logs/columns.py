@@ -134,7 +134,7 @@ def settle_columns(now: float, limit: int = SETTLE_MAX) -> int:
 
 
 def young_columns() -> int:
-    """`ColumnLines` waiting to be settled (alive or not): a gauge for /metrics and tests."""
+    """`ColumnLines` waiting to be settled (alive or not): `vigil_log_columns_unsettled`."""
     return len(_young)
 
 

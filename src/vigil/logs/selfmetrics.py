@@ -11,6 +11,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from vigil.logs.columns import young_columns
 from vigil.logs.service import LogService
 
 
@@ -42,6 +43,10 @@ class LogCollector(Collector):
                                 value=logs.ring.total_lines)
         yield CounterMetricFamily("vigil_log_recent_evicted", "Log lines pushed out of the rings by their limits",
                                   value=logs.ring.evicted)
+        yield CounterMetricFamily("vigil_log_recent_compacted", "Syslog report slices the rings merged into batches "
+                                  "of their own", value=logs.ring.compacted)
+        yield GaugeMetricFamily("vigil_log_columns_unsettled", "Syslog report slices made in the last second or so "
+                                "(alive or not) that the settler has yet to look at", value=young_columns())
         yield GaugeMetricFamily("vigil_log_readers", "Streaming log readers (sessions, /v2/read)",
                                 value=logs.readers.active)
         yield CounterMetricFamily("vigil_log_reader_dropped", "Log lines dropped for live readers that fell behind",
