@@ -88,10 +88,6 @@ class ColumnLines(Sequence[LogLine]):
             self._lines = table_lines(self.table)
         return self._lines
 
-    def columns(self) -> pa.Table:
-        """The lines as a SCHEMA table."""
-        return self.table if self.table is not None else lines_columns(self.lines())
-
     def settle(self) -> None:
         """Let go of the report: its rows in columns of their own (or just the lines, once read)."""
         if self._lines is not None:
