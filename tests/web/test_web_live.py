@@ -129,7 +129,8 @@ def test_tail_keeps_its_bounds(page: Any, web_server: ServerProcess, admin: http
     admin.post("/v1/logs", json=[{"app": "flood", "message": f"n{i}"} for i in range(5_100)]).raise_for_status()
     page.wait_for_selector("text=5000 new while paused", timeout=30_000)
     page.click("#log-pause")
-    page.wait_for_selector("#log-view .log-line:has-text('n5099')")
+    # 5,000 held lines are drawn at once: on a loaded CI machine that once took longer than 15 s.
+    page.wait_for_selector("#log-view .log-line:has-text('n5099')", timeout=30_000)
     lines = log_lines(page)
     assert len(lines) == 2_000
     assert lines[0].endswith("OUT n3100") and lines[-1].endswith("OUT n5099")
