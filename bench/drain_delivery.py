@@ -23,10 +23,8 @@ then holds rows of apps without drains too).
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -38,8 +36,7 @@ from typing import Any
 import msgspec
 import uvloop
 
-from _server import free_port
-from drains import process_cpu, receive, summary
+from drains import Sinks, process_cpu, summary
 from vigil.config import Settings
 from vigil.drains.channel import Drains, DrainSpec, Encoder, Finish, Init
 from vigil.drains.handoff import lines_message
@@ -227,32 +224,18 @@ def main() -> None:
     args = p.parse_args()
     if args.profile:
         Path(args.profile).mkdir(parents=True, exist_ok=True)
-    ports = [free_port() for _ in range(3)]
-    counter = multiprocessing.Value("q", 0, lock=False)
-    ctx = multiprocessing.get_context("fork")
-    ready = ctx.Event()
-    receiver = ctx.Process(target=receive, args=(ports, counter, ready), daemon=True)
-    receiver.start()
-    ready.wait(30)
-    blackhole = socket.socket()
-    blackhole.bind(("127.0.0.1", 0))
-    blackhole.listen(4096)
-    refusing = socket.socket()
-    refusing.bind(("127.0.0.1", 0))
-    healthy = [f"syslog://127.0.0.1:{p}" for p in ports]
-    dead = [f"syslog://127.0.0.1:{blackhole.getsockname()[1]}", f"syslog://127.0.0.1:{refusing.getsockname()[1]}"]
+    sinks = Sinks()
+    counter, healthy, dead = sinks.counter, sinks.healthy, sinks.dead
     runs = {"one": (healthy[:1], 1), "mixed": (healthy[:1] + dead, 1), "three": (healthy, 3)}
     try:
         for name in args.scenarios.split(","):
             if name in ("handoff", "handoff-columns"):
-                uvloop.run(handoff(args, refusing.getsockname()[1], name == "handoff-columns"))
+                uvloop.run(handoff(args, sinks.refusing.getsockname()[1], name == "handoff-columns"))
                 continue
             targets, n = runs[name]
             run(args, name, targets, n, counter)
     finally:
-        receiver.kill()
-        blackhole.close()
-        refusing.close()
+        sinks.close()
 
 
 if __name__ == "__main__":

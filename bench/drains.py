@@ -350,26 +350,42 @@ async def scenario(args: argparse.Namespace, apps: list[str], counter: Any, labe
         server.stop()
 
 
+class Sinks:
+    """What the drains deliver to: the receivers (a forked process counting frames into `counter`)
+    behind the healthy drains' URLs, and a blackholed (accepts, never reads) and a refusing (bound,
+    not listening) drain's URLs."""
+
+    def __init__(self) -> None:
+        ports = [free_port() for _ in range(3)]
+        self.counter = multiprocessing.Value("q", 0, lock=False)
+        ctx = multiprocessing.get_context("fork")
+        ready = ctx.Event()
+        self.receiver = ctx.Process(target=receive, args=(ports, self.counter, ready), daemon=True)
+        self.receiver.start()
+        ready.wait(30)
+        self.blackhole = socket.socket()
+        self.blackhole.bind(("127.0.0.1", 0))
+        self.blackhole.listen(4096)
+        self.refusing = socket.socket()
+        self.refusing.bind(("127.0.0.1", 0))
+        self.healthy = [f"syslog://127.0.0.1:{p}" for p in ports]
+        self.dead = [f"syslog://127.0.0.1:{self.blackhole.getsockname()[1]}",
+                     f"syslog://127.0.0.1:{self.refusing.getsockname()[1]}"]
+
+    def close(self) -> None:
+        self.receiver.kill()
+        self.blackhole.close()
+        self.refusing.close()
+
+
 async def run(args: argparse.Namespace) -> None:
     apps = [f"app{i:03d}" for i in range(args.apps)]
-    sink_ports = [free_port() for _ in range(3)]
-    counter = multiprocessing.Value("q", 0, lock=False)
-    ctx = multiprocessing.get_context("fork")
-    ready = ctx.Event()
-    receiver = ctx.Process(target=receive, args=(sink_ports, counter, ready), daemon=True)
-    receiver.start()
-    ready.wait(30)
-    args.receiver_pid = receiver.pid
+    sinks = Sinks()
+    counter, healthy, dead = sinks.counter, sinks.healthy, sinks.dead
+    args.receiver_pid = sinks.receiver.pid
     args.profiler = Profiler(Path(args.profile) if args.profile else None)
     if args.profile:
         Path(args.profile).mkdir(parents=True, exist_ok=True)
-    blackhole = socket.socket()
-    blackhole.bind(("127.0.0.1", 0))
-    blackhole.listen(4096)
-    refusing = socket.socket()
-    refusing.bind(("127.0.0.1", 0))
-    healthy = [f"syslog://127.0.0.1:{p}" for p in sink_ports]
-    dead = [f"syslog://127.0.0.1:{blackhole.getsockname()[1]}", f"syslog://127.0.0.1:{refusing.getsockname()[1]}"]
     try:
         print(f"{args.lines:,} lines per run across {len(apps)} apps, {args.connections} connections; "
               f"load average {os.getloadavg()[0]:.2f}")
@@ -399,9 +415,7 @@ async def run(args: argparse.Namespace) -> None:
                   + ", ".join(f"{k} {v:.2f}" for k, v in disturbed.items()))
         print(f"server memory peak (MiB): {', '.join(rss)}; load average {os.getloadavg()[0]:.2f}")
     finally:
-        receiver.kill()
-        blackhole.close()
-        refusing.close()
+        sinks.close()
 
 
 def main() -> None:
