@@ -49,6 +49,8 @@ def test_lines_alive_after_settle_after_seconds_get_columns_of_their_own() -> No
     assert kept.origin is None and kept.table is not None and len(kept) == 3
     assert kept.table.column("message").chunks[0].buffers()[2].address != \
         report.column("message").chunks[0].buffers()[2].address  # a copy: the report can go
+    own_slice = kept[1:]
+    assert isinstance(own_slice, ColumnLines) and not own_slice.pins  # nothing left to let go of
     assert list(kept) == (LINES * 2)[1:4] and list(kept[1:]) == (LINES * 2)[2:4]
     assert read.table is None and list(read) == LINES
     assert settle_columns(time.monotonic() + 2 * SETTLE_AFTER + 1) == 0  # nothing left to settle

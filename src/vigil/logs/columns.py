@@ -67,7 +67,7 @@ class ColumnLines(Sequence[LogLine]):
     owns its columns.
     """
 
-    __slots__ = ("__weakref__", "_lines", "_rows", "origin", "table")
+    __slots__ = ("__weakref__", "_lines", "_rows", "origin", "pins", "table")
 
     def __init__(self, table: pa.Table, origin: tuple[bytes, int] | None = None, *, settles: bool = True) -> None:
         self.table: pa.Table | None = table
@@ -76,6 +76,7 @@ class ColumnLines(Sequence[LogLine]):
         self.origin = origin
         self._rows = table.num_rows
         self._lines: list[LogLine] | None = None
+        self.pins = settles  # the columns are (a slice of) a report's: settle them in time
         if settles:
             _young.append((time.monotonic() + SETTLE_AFTER, weakref.ref(self)))
 
@@ -95,6 +96,7 @@ class ColumnLines(Sequence[LogLine]):
         elif self.table is not None:
             self.table = own_columns(self.table)
         self.origin = None
+        self.pins = False
 
     @overload
     def __getitem__(self, index: int) -> LogLine: ...
@@ -107,7 +109,7 @@ class ColumnLines(Sequence[LogLine]):
             start, stop, step = index.indices(self._rows)
             if self._lines is not None or self.table is None or step != 1:
                 return self.lines()[index]
-            return ColumnLines(self.table.slice(start, max(stop - start, 0)))
+            return ColumnLines(self.table.slice(start, max(stop - start, 0)), settles=self.pins)
         return self.lines()[index]
 
     def __iter__(self) -> Iterator[LogLine]:
@@ -134,11 +136,15 @@ def young_columns() -> int:
     return len(_young)
 
 
+def message_lengths(table: pa.Table) -> np.ndarray:
+    """Each row's message length in characters (what `len(LogLine.message)` gives)."""
+    return pc.utf8_length(table.column("message")).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
 def row_weights(table: pa.Table) -> np.ndarray:
     """What each row weighs in the history queue: its message's length plus LINE_OVERHEAD, as
     `ring.line_weight` weighs a LogLine."""
-    lengths = pc.utf8_length(table.column("message")).to_numpy(zero_copy_only=False)
-    return lengths.astype(np.int64) + LINE_OVERHEAD
+    return message_lengths(table) + LINE_OVERHEAD
 
 
 def to_ipc(table: pa.Table) -> bytes:

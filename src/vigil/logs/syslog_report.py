@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vigil.logs.columns import table_lines
+from vigil.logs.columns import message_lengths, table_lines
 from vigil.logs.formats import format_akkeris_lines
 from vigil.logs.model import app_name
 from vigil.logs.syslog_columns import akkeris_rows, text_bytes
@@ -92,7 +92,7 @@ def group_texts(grouped: Grouped, tailed: frozenset[str] | None) -> dict[str, by
 
 def group_lengths(grouped: Grouped) -> dict[str, list[int]]:
     """Each group's messages' lengths (characters): what the ring and the history queue weigh."""
-    lengths: list[int] = pc.utf8_length(grouped.table.column("message")).to_pylist()
+    lengths: list[int] = message_lengths(grouped.table).tolist()
     out: dict[str, list[int]] = {}
     offset = 0
     for app, rows in grouped.groups.items():
