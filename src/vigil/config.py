@@ -158,6 +158,8 @@ class Settings:
     drain_stats_interval: float = 1.0  # the delivery process reports every drain's counters this often
     drain_process_nice: int = 10  # the delivery process's nice value: ingest has the CPU first (0: same as the server)
     drain_process_idle: bool = True  # the delivery process as SCHED_IDLE: only CPU that ingest leaves (else nice)
+    drain_yield_busy: float = 0.75  # lines wait while other processes keep more than this share of the CPUs busy
+    drain_yield_max: float = 1.0  # ... for at most this many seconds (0: never wait for the machine)
 
     # Alerts (docs/alerts.md): the SMTP server `mail` services send through, and the evaluator's bounds.
     smtp_host: str | None = None  # unset: `mail` deliveries fail (visibly, in the alert's status)
@@ -386,8 +388,10 @@ def _check_drains(s: Settings) -> None:
         raise ConfigError("drain_process_nice must be between 0 and 19")
     if s.drain_backoff_max < s.drain_backoff_min:
         raise ConfigError("drain_backoff_max must be at least drain_backoff_min")
-    if s.drain_http_linger < 0 or s.drain_linger < 0:
-        raise ConfigError("drain_linger and drain_http_linger must not be negative")
+    if not 0 <= s.drain_yield_busy <= 1:
+        raise ConfigError("drain_yield_busy must be between 0 and 1")
+    if s.drain_http_linger < 0 or s.drain_linger < 0 or s.drain_yield_max < 0:
+        raise ConfigError("drain_linger, drain_http_linger and drain_yield_max must not be negative")
     if not 480 <= s.drain_udp_max_bytes <= 65_507:
         raise ConfigError("drain_udp_max_bytes must be between 480 and 65507 (RFC 5426)")
     if s.drain_ca_file and not Path(s.drain_ca_file).is_file():

@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
@@ -39,6 +40,7 @@ from vigil.drains.channel import (
 )
 from vigil.drains.handoff import Rows, open_lines
 from vigil.drains.http import HttpWorker
+from vigil.drains.machine import MachineLoad
 from vigil.drains.model import Drain, DrainOptions
 from vigil.drains.urls import HTTP, HTTPS, SYSLOG_UDP, DrainURLError, parse_drain_url
 from vigil.drains.worker import DrainWorker, LineFeed, SyslogWorker, UdpWorker
@@ -239,6 +241,7 @@ class ChannelLogHandler(logging.Handler):
 PIPE_BYTES = 1 << 20  # Linux's default maximum pipe size (fs.pipe-max-size); the default is 64 KiB
 READ_MAX = 4 << 20  # read at most this much at a time before the drains get their turn
 PACE = 0.005  # seconds between looks at the drains' buffers while lines wait for them
+YIELD_PACE = 0.02  # seconds between looks at the machine's load while lines wait for it
 
 
 def enlarge_pipe(fd: int) -> None:
@@ -257,7 +260,11 @@ class _Input(asyncio.Protocol):
     buffers of drains that can keep up. So a `Lines` message waits while a drain that is taking lines
     has its buffer half full (`LineHub.busy`) — but only while the inbox is under half of
     `drain_channel_bytes`: beyond that a slow drain drops rather than holds back the others, and at
-    the limit reading pauses (the server then counts what does not fit)."""
+    the limit reading pauses (the server then counts what does not fit).
+
+    Lines also wait while other processes keep the machine busy (over `drain_yield_busy` of its CPUs,
+    `machine.py`) — a burst of ingest — for at most `drain_yield_max` seconds from the first wait;
+    after that they are handed on until the inbox is empty, busy or not."""
 
     def __init__(self, delivery: Delivery, fd: int) -> None:
         self.delivery = delivery
@@ -269,6 +276,8 @@ class _Input(asyncio.Protocol):
         self._paused = False
         self._retry: asyncio.TimerHandle | None = None
         self._held: Any = None  # a message taken from the inbox while merging, handled next
+        self.load = MachineLoad()
+        self._yielding_since: float | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -299,11 +308,17 @@ class _Input(asyncio.Protocol):
         s = delivery.settings
         stalled_after = max(0.5, 4 * s.drain_linger)
         while inbox or self._held is not None:
-            if 2 * self.inbox_bytes < s.drain_channel_bytes and delivery.hub.busy(stalled_after):
-                self._retry = asyncio.get_running_loop().call_later(PACE, self.hand_on)
-                break
+            if 2 * self.inbox_bytes < s.drain_channel_bytes:
+                if delivery.hub.busy(stalled_after):
+                    self._retry = asyncio.get_running_loop().call_later(PACE, self.hand_on)
+                    break
+                if self._yields(s):
+                    self._retry = asyncio.get_running_loop().call_later(YIELD_PACE, self.hand_on)
+                    break
             msg = self._next()
             delivery.handle(self._merge(msg, s) if isinstance(msg, Lines) else msg)
+        else:
+            self._yielding_since = None
         transport = self.transport
         if transport is None:
             return
@@ -316,6 +331,19 @@ class _Input(asyncio.Protocol):
         elif self._paused:
             self._paused = False
             transport.resume_reading()
+
+    def _yields(self, s: Settings) -> bool:
+        """Whether the lines wait for a busy machine (see the class)."""
+        if s.drain_yield_max <= 0:
+            return False
+        since = self._yielding_since
+        if since is not None and time.monotonic() - since >= s.drain_yield_max:
+            return False
+        if self.load.others() <= s.drain_yield_busy:
+            return False
+        if since is None:
+            self._yielding_since = time.monotonic()
+        return True
 
     def _next(self) -> Any:
         msg, self._held = self._held, None

@@ -1,0 +1,142 @@
+"""The delivery process yields to a busy machine: the share of the CPUs other processes use
+(`machine.MachineLoad`), and lines that wait for it — bounded in time and by the inbox."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from vigil.config import Settings
+from vigil.drains.channel import Encoder
+from vigil.drains.child import Delivery, _Input
+from vigil.drains.handoff import lines_message
+from vigil.drains.machine import SAMPLE_EVERY, WINDOW, MachineLoad
+from vigil.logs.model import LogLine
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.busy = 0.0  # CPU seconds the machine was busy
+        self.own = 0.0  # of which this process's
+        self.reads = 0
+
+    def read_busy(self) -> float:
+        self.reads += 1
+        return self.busy
+
+    def load(self, cpus: int = 2) -> MachineLoad:
+        return MachineLoad(self.read_busy, lambda: self.own, lambda: self.now, cpus)
+
+    def spend(self, seconds: float, others: float, own: float = 0.0) -> None:
+        """`seconds` pass in which other processes use `others` CPU seconds and this one `own`."""
+        self.now += seconds
+        self.busy += others + own
+        self.own += own
+
+
+def test_the_share_is_the_other_processes_cpu_over_the_last_window() -> None:
+    clock = Clock()
+    load = clock.load(cpus=2)
+    assert load.others() == 0.0  # nothing measured yet
+    clock.spend(WINDOW, others=0.15, own=0.05)  # others: 0.15 of 0.2 CPU seconds; its own do not count
+    assert load.others() == pytest.approx(0.75)
+    for _ in range(20):  # the machine falls idle: the old window is left behind
+        clock.spend(WINDOW / 4, others=0.0, own=0.01)
+        load.others()
+    assert load.others() == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_span_shorter_than_half_the_window_is_not_trusted_yet() -> None:
+    clock = Clock()
+    load = clock.load(cpus=1)
+    load.others()
+    clock.spend(WINDOW * 0.3, others=WINDOW * 0.3)  # busy, but measured over 30 ms: tick rounding
+    assert load.others() == 0.0
+    clock.spend(WINDOW * 0.3, others=WINDOW * 0.3)
+    assert load.others() == pytest.approx(1.0)
+
+
+def test_asked_often_it_reads_the_machine_at_most_every_sample_interval_and_keeps_few_samples() -> None:
+    clock = Clock()
+    load = clock.load()
+    for _ in range(1_000):
+        clock.spend(SAMPLE_EVERY / 10, others=0.0)
+        load.others()
+    assert clock.reads <= 1_000 // 10 + 1
+    assert len(load._samples) <= WINDOW / SAMPLE_EVERY + 2
+
+
+def test_without_proc_stat_the_machine_counts_as_idle() -> None:
+    assert MachineLoad(lambda: None).others() == 0.0
+    share = MachineLoad().others()  # the real one, on this machine
+    assert 0.0 <= share <= 1.0
+
+
+class Busy:
+    def __init__(self, share: float) -> None:
+        self.share = share
+
+    def others(self) -> float:
+        return self.share
+
+
+def line(i: int) -> LogLine:
+    return LogLine("web", "app", "web.1", "stdout", 1_700_000_000_000_000 + i, "", str(i))
+
+
+def inbox_with(settings: Settings, turns: int) -> tuple[_Input, Any]:
+    delivery = Delivery(None)  # type: ignore[arg-type]  # (nothing is sent back here)
+    delivery.settings = settings
+    sub = delivery.hub.subscribe(["web"], 10_000)
+    inp = _Input(delivery, -1)
+    encoder = Encoder()
+    for turn in range(turns):
+        frame = bytes(encoder.frame(lines_message([("web", [line(turn)])])))[4:]
+        inp.inbox.append(frame)
+        inp.inbox_bytes += len(frame)
+    return inp, sub
+
+
+async def test_lines_wait_while_the_machine_is_busy_and_go_once_it_is_not() -> None:
+    inp, sub = inbox_with(Settings(drain_yield_busy=0.75, drain_yield_max=30.0), 3)
+    inp.load = Busy(0.9)
+    inp.hand_on()
+    assert sub.pending == 0 and len(inp.inbox) == 3
+    inp.load.share = 0.5
+    await asyncio.sleep(0.1)  # the next look
+    assert sub.pending == 3 and not inp.inbox
+
+
+async def test_lines_wait_for_a_busy_machine_at_most_drain_yield_max_then_go_until_the_inbox_is_empty() -> None:
+    inp, sub = inbox_with(Settings(drain_yield_busy=0.75, drain_yield_max=0.1), 3)
+    inp.load = Busy(1.0)
+    inp.hand_on()
+    await asyncio.sleep(0.05)
+    assert sub.pending == 0
+    await asyncio.sleep(0.2)
+    assert sub.pending == 3 and not inp.inbox
+    # The inbox was emptied: the next lines wait for the busy machine again.
+    frame = bytes(Encoder().frame(lines_message([("web", [line(9)])])))[4:]
+    inp.inbox.append(frame)
+    inp.hand_on()
+    assert sub.pending == 3 and len(inp.inbox) == 1
+
+
+async def test_an_inbox_half_full_hands_lines_on_even_to_a_busy_machine() -> None:
+    # (A quarter of an 8-line buffer: the messages are merged two at a time.)
+    inp, sub = inbox_with(Settings(drain_yield_max=30.0, drain_channel_bytes=1_000, drain_buffer_lines=8), 20)
+    assert 2 * inp.inbox_bytes >= 1_000
+    inp.load = Busy(1.0)
+    inp.hand_on()
+    assert sub.pending > 0 and 2 * inp.inbox_bytes < 1_000  # until under half: then they wait again
+    assert inp.inbox
+
+
+async def test_drain_yield_max_0_never_waits_for_the_machine() -> None:
+    inp, sub = inbox_with(Settings(drain_yield_max=0.0), 3)
+    inp.load = Busy(1.0)
+    inp.hand_on()
+    assert sub.pending == 3
