@@ -8,7 +8,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections import deque
 from pathlib import Path
 
 TOKEN = "bench-admin-token"
@@ -27,6 +29,7 @@ class Server:
         self.env = {**os.environ, "VIGIL_ADMIN_TOKEN": TOKEN, "VIGIL_DATA_DIR": self.dir.name,
                     "VIGIL_PORT": str(self.port), "VIGIL_LISTENERS": "ephemeral", **env}
         self.proc: subprocess.Popen[bytes] | None = None
+        self.tail: deque[bytes] = deque(maxlen=1_000)  # the server's last log lines
 
     @property
     def url(self) -> str:
@@ -39,6 +42,9 @@ class Server:
         deadline = time.time() + 60
         for line in self.proc.stdout:
             if b"listening on" in line:
+                # Its log from now on is kept (the last lines) by a thread: a pipe nobody reads fills
+                # up, and a server writing its log into a full pipe stops (a long drains run did).
+                threading.Thread(target=self.tail.extend, args=(self.proc.stdout,), daemon=True).start()
                 return
             if time.time() > deadline:
                 break

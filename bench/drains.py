@@ -1,34 +1,42 @@
 """Log drains: ingest throughput with and without drains, and how fast the drains deliver.
 
     .venv/bin/python bench/drains.py [--lines 500000] [--apps 100] [--connections 8] [--env NAME=VALUE]
-                                     [--scenarios none,one,mixed,three] [--retries 2] [--max-other 0.3]
-                                     [--profile DIR]
+                                     [--scenarios none,control,one,mixed,three] [--rounds 6]
+                                     [--retries 2] [--max-other 0.3] [--profile DIR]
 
-Four scenarios, each on a fresh `vigil serve` (fresh data dir): the apps are created, the drains
-added, an untimed 400,000-line warm-up stalls the blackholed connections (every scenario does it, so
-that each starts with the same history to store), then `--lines` syslog lines (octet-counted, apps
-round-robin, over `--connections` connections from a forked process) are timed:
+Scenarios, each on a fresh `vigil serve` (fresh data dir; all started first): the apps are created,
+the drains added, an untimed 400,000-line warm-up stalls the blackholed connections (every scenario
+does it, so that each starts with the same history to store), then `--rounds` rounds of timed runs
+of `--lines` syslog lines (octet-counted, apps round-robin, over `--connections` connections from a
+forked process), one run per scenario per round:
 
-1. without drains;
-2. with 1 healthy syslog:// drain per app, to TCP receivers in another forked process, which count
-   the lines they get;
-3. with 1 healthy, 1 blackholed (accepts connections, never reads) and 1 refused drain per app;
-4. with 3 healthy drains per app (100 apps: 300 drains, 300 connections).
+- none: without drains;
+- control: without drains, on a second server — how far two identical servers differ here;
+- one: with 1 healthy syslog:// drain per app, to TCP receivers in another forked process, which
+  count the lines they get;
+- mixed: with 1 healthy, 1 blackholed (accepts connections, never reads) and 1 refused drain per app;
+- three: with 3 healthy drains per app (100 apps: 300 drains, 300 connections).
+
+Each run starts once every server is quiet (what the run before left to store or deliver is done),
+and every other round runs the scenarios in reverse order: a run right after another is slower.
+A scenario's figure is the median over the rounds of its run's ingest rate against the no-drains
+run of the same round: one run lasts under a second, and identical runs differ by ±15 % (the
+history engine's inserts and merges fall in a run or not).
 
 For each run: ingest lines/s (until the server's `vigil_log_lines_total` has counted every line, or
-its syslog readers have counted it as dropped) and the CPU seconds of the server, its syslog readers
-and its drain delivery process; with drains also the lines/s the healthy drains' receivers got (until they have
-every line, or nothing new came for 3 s) and how many lines the drains dropped or lost
+its syslog readers have counted it as dropped: polled every 10 ms, the moment interpolated between
+two polls) and the CPU seconds of the server, its syslog readers and its drain delivery process;
+with drains also the lines/s the healthy drains' receivers got (until they have every line, or
+nothing new came for 3 s) and how many lines the drains dropped or lost
 (`vigil_log_drain_lines_total`), and the receivers' CPU seconds.
 
 The machine is shared: each run also prints the CPU seconds the whole machine was busy and how many
 of them went to other processes; a run that others disturbed by more than `--max-other` CPU seconds
-is done again on a fresh server (up to `--retries` times) and the ratios use each scenario's least
-disturbed run (every run is printed).
+is done again (up to `--retries` times) and the least disturbed one is kept (every run is printed).
 
 `--profile DIR` (py-spy, the `bench` extra) samples the server and the delivery process during each
 timed run (from the first line sent until delivered) and writes collapsed stacks
-(`<scenario>-server.txt`, `<scenario>-delivery.txt`) and a summary of the functions with the most
+(`<run>-server.txt`, `<run>-delivery.txt`) and a summary of the functions with the most
 samples; the sampling costs CPU of its own, so the throughput of a profiled run is not comparable.
 """
 
@@ -44,6 +52,7 @@ import select
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -68,12 +77,40 @@ async def settled_lines(url: str) -> tuple[float, float]:
 
 
 async def wait_accepted(url: str, target: float, started: float, limit: float = 300) -> float:
-    """Seconds from `started` until `target` lines are accepted or dropped by the syslog readers."""
-    while sum(await settled_lines(url)) < target:
-        if time.perf_counter() - started > limit:
+    """Seconds from `started` until `target` lines are accepted or dropped by the syslog readers.
+
+    Called once the lines are sent. Polled every `POLL` seconds, and the moment the counter reached
+    `target` is interpolated between the two polls around it (each taken at the middle of its
+    request): a run lasts under a second, and polls 0.1 s apart had made its figure ±10 %."""
+    before: tuple[float, float] | None = None
+    while True:
+        asked = time.perf_counter()
+        count = sum(await settled_lines(url))
+        now = (asked + time.perf_counter()) / 2
+        if count >= target:
+            if before is None:  # done by the first poll, which follows the last line sent closely
+                return now - started
+            (t0, c0) = before
+            return t0 + (now - t0) * (target - c0) / (count - c0) - started
+        if now - started > limit:
             raise RuntimeError(f"the server did not take {target:,.0f} lines")
-        await asyncio.sleep(0.1)
-    return time.perf_counter() - started
+        before = (now, count)
+        await asyncio.sleep(POLL)
+
+
+POLL = 0.01
+
+
+async def quiet(server: Server, settle: float = 1.5, limit: float = 10) -> None:
+    """Until the server and its child processes used under a tenth of a core for `settle` seconds (what
+    the last run left to store or deliver is done: a run right after the history engine's work of
+    the one before was up to 40 % slower), at most `limit` seconds."""
+    deadline = time.perf_counter() + limit
+    while time.perf_counter() < deadline:
+        cpu0 = sum(cpu_split(server))
+        await asyncio.sleep(settle)
+        if sum(cpu_split(server)) - cpu0 < 0.1 * settle:
+            return
 
 
 def process_cpu(pid: int) -> float:
@@ -278,7 +315,7 @@ async def run_once(server: Server, syslog_port: int, apps: list[str], args: argp
     cpu0 = cpu_split(server)
     _, syslog_dropped0 = await settled_lines(server.url)
     receivers0 = process_cpu(args.receiver_pid)
-    args.profiler.start(server, label.split(":")[0].replace(" ", "_"))
+    args.profiler.start(server, re.sub(r"\W+", "_", label).strip("_"))
     machine0 = machine_cpu()
     started = time.perf_counter()
     await asyncio.to_thread(send_syslog_elsewhere, syslog_port, [[chunk] for chunk in chunks])
@@ -319,35 +356,62 @@ async def run_once(server: Server, syslog_port: int, apps: list[str], args: argp
     return n / accepted, others
 
 
-async def scenario(args: argparse.Namespace, apps: list[str], counter: Any, label: str, targets: list[str],
-                   healthy_per_app: int) -> tuple[float, float, float]:
-    """One run on a fresh server (so that no run pays for the history an earlier one left to store):
-    the apps exist, each gets one drain per URL in `targets`, 400,000 lines stall the blackholed ones
-    (every run, so that every run starts with the same history), then the timed ingest. Returns
-    (ingest lines/s, peak server RSS MiB, CPU seconds of other processes during the timed part)."""
-    syslog_port = free_port()
-    server = Server(VIGIL_LISTENERS="on", VIGIL_SYSLOG_PORT=str(syslog_port), VIGIL_GRPC_PORT="0",
-                    **dict(e.split("=", 1) for e in args.env))
-    server.start()
-    totals = Totals()
-    try:
-        await asyncio.to_thread(send_syslog_elsewhere, syslog_port, [[b"".join(frames(apps, len(apps), 0))]])
-        totals.accepted += len(apps)
-        await wait_accepted(server.url, totals.accepted, time.perf_counter())
-        n = await set_drains(server.url, apps, targets) if targets else 0
+class Scenario:
+    """A fresh server (so that no scenario pays for the history another one left to store) whose apps
+    each get one drain per URL in `targets`, and an untimed 400,000-line warm-up that stalls the
+    blackholed drains (every scenario does it, so that each starts with the same history)."""
+
+    def __init__(self, name: str, label: str, targets: list[str], healthy_per_app: int) -> None:
+        self.name, self.label, self.targets, self.healthy_per_app = name, label, targets, healthy_per_app
+        self.syslog_port = free_port()
+        self.server: Server | None = None
+        self.totals = Totals()
+        self.rates: list[float] = []
+        self.disturbed: list[float] = []  # CPU s other processes used during each run kept
+
+    async def start(self, args: argparse.Namespace, apps: list[str]) -> None:
+        self.server = Server(VIGIL_LISTENERS="on", VIGIL_SYSLOG_PORT=str(self.syslog_port), VIGIL_GRPC_PORT="0",
+                             **dict(e.split("=", 1) for e in args.env))
+        self.server.start()
+        await self.send(apps, 1)
+        n = await set_drains(self.server.url, apps, self.targets) if self.targets else 0
+        self.label = self.label.format(n=n)
         # Until the blackholed connections are full (the kernel's and the drain's buffers, a few
-        # hundred KB each), a blackholed drain cannot be told from a healthy one: fill them first,
-        # untimed. Every run does it, so that every run starts with the same history to store.
-        await asyncio.to_thread(send_syslog_elsewhere, syslog_port,
-                                [[b"".join(frames(apps, 400 * len(apps), 0))]] * 10)
-        totals.accepted += 4_000 * len(apps)
-        await wait_accepted(server.url, totals.accepted, time.perf_counter())
-        await asyncio.sleep(5)  # what the set-up left to deliver or store is done
-        rate, others = await run_once(server, syslog_port, apps, args, totals, counter, label.format(n=n), len(targets),
-                              healthy_per_app)
-        return rate, server.peak_rss_mib(), others
-    finally:
-        server.stop()
+        # hundred KB each), a blackholed drain cannot be told from a healthy one: fill them first.
+        for _ in range(10):
+            await self.send(apps, 400)
+
+    async def send(self, apps: list[str], per_app: int) -> None:
+        assert self.server is not None
+        chunk = b"".join(frames(apps, per_app * len(apps), 0))
+        await asyncio.to_thread(send_syslog_elsewhere, self.syslog_port, [[chunk]])
+        self.totals.accepted += per_app * len(apps)
+        await wait_accepted(self.server.url, self.totals.accepted, time.perf_counter())
+
+    async def run(self, args: argparse.Namespace, apps: list[str], counter: Any, servers: list[Server]) -> None:
+        """One timed run once every server is quiet; done again (up to `--retries` times, the least
+        disturbed kept) while other processes used more than `--max-other` CPU seconds meanwhile."""
+        assert self.server is not None
+        kept: tuple[float, float] | None = None
+        for attempt in range(1 + args.retries):
+            for server in servers:
+                await quiet(server)
+            rate, others = await run_once(self.server, self.syslog_port, apps, args, self.totals, counter,
+                                          f"{self.label} #{len(self.rates) + 1}", len(self.targets),
+                                          self.healthy_per_app)
+            if kept is None or others < kept[1]:
+                kept = (rate, others)
+            if others <= args.max_other:
+                break
+            if attempt < args.retries:
+                print(f"  (other processes used {others:.2f} CPU s meanwhile: again)", flush=True)
+        assert kept is not None
+        self.rates.append(kept[0])
+        self.disturbed.append(kept[1])
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
 
 
 class Sinks:
@@ -389,30 +453,36 @@ async def run(args: argparse.Namespace) -> None:
     try:
         print(f"{args.lines:,} lines per run across {len(apps)} apps, {args.connections} connections; "
               f"load average {os.getloadavg()[0]:.2f}")
-        runs = {"none": ("no drains:", [], 0), "one": ("{n} healthy drains (1 per app):", healthy[:1], 1),
+        runs = {"none": ("no drains:", [], 0), "control": ("no drains, another server:", [], 0),
+                "one": ("{n} healthy drains (1 per app):", healthy[:1], 1),
                 "mixed": ("{n} drains, 2 of 3 dead:", healthy[:1] + dead, 1),
                 "three": ("{n} healthy drains:", healthy, 3)}
-        rates: dict[str, float] = {}
-        disturbed: dict[str, float] = {}  # CPU s other processes used during the run kept
-        rss: list[str] = []
-        for name in args.scenarios.split(","):
-            label, targets, healthy_per_app = runs[name]
-            for attempt in range(1 + args.retries):
-                rate, peak, others = await scenario(args, apps, counter, label, targets, healthy_per_app)
-                if name not in rates or others < disturbed[name]:
-                    rates[name], disturbed[name] = rate, others
-                if others <= args.max_other:
-                    break
-                if attempt < args.retries:
-                    print(f"  (other processes used {others:.2f} CPU s meanwhile: {name} again)", flush=True)
-            rss.append(f"{peak:.0f}")
-        if "none" in rates:
-            names = {"one": "1 healthy drain per app", "mixed": "1 healthy + 1 blackholed + 1 refused per app",
+        scenarios = [Scenario(name, *runs[name]) for name in args.scenarios.split(",")]
+        try:
+            for sc in scenarios:
+                await sc.start(args, apps)
+            servers = [sc.server for sc in scenarios if sc.server is not None]
+            for r in range(args.rounds):
+                # Every other round in reverse order: a run right after another one is slower (by
+                # ~8 % between two servers without drains), whichever server it is.
+                for sc in scenarios if r % 2 == 0 else scenarios[::-1]:
+                    await sc.run(args, apps, counter, servers)
+            rss = [f"{server.peak_rss_mib():.0f}" for server in servers]
+        finally:
+            for sc in scenarios:
+                sc.stop()
+        base = next((sc.rates for sc in scenarios if sc.name == "none"), None)
+        if base:
+            names = {"control": "no drains on another server", "one": "1 healthy drain per app",
+                     "mixed": "1 healthy + 1 blackholed + 1 refused per app",
                      "three": "3 healthy per app"}
-            print("ingest relative to no drains (the least disturbed run of each): " + "; ".join(
-                f"{names[k]} {v / rates['none']:.0%}" for k, v in rates.items() if k != "none"))
-            print("other processes' CPU s during those runs: "
-                  + ", ".join(f"{k} {v:.2f}" for k, v in disturbed.items()))
+            print(f"ingest relative to no drains (the median of {args.rounds} rounds; each round's run against the "
+                  "no-drains run of that round): " + "; ".join(
+                      f"{names[sc.name]} {statistics.median(ratios):.0%} ({', '.join(f'{r:.0%}' for r in ratios)})"
+                      for sc in scenarios if sc.name != "none"
+                      for ratios in [[r / b for r, b in zip(sc.rates, base, strict=True)]]))
+        print("other processes' CPU s during those runs: "
+              + "; ".join(f"{sc.name} {', '.join(f'{o:.2f}' for o in sc.disturbed)}" for sc in scenarios))
         print(f"server memory peak (MiB): {', '.join(rss)}; load average {os.getloadavg()[0]:.2f}")
     finally:
         sinks.close()
@@ -424,8 +494,10 @@ def main() -> None:
     p.add_argument("--apps", type=int, default=100)
     p.add_argument("--connections", type=int, default=8)
     p.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server, e.g. VIGIL_DRAIN_LINGER=0.1")
-    p.add_argument("--scenarios", default="none,one,mixed,three", help="which runs, in order: none, one, mixed, three")
-    p.add_argument("--retries", type=int, default=2, help="runs again (a fresh server) when other processes "
+    p.add_argument("--scenarios", default="none,control,one,mixed,three",
+                   help="which scenarios, in order: none, control, one, mixed, three")
+    p.add_argument("--rounds", type=int, default=6, help="timed runs per scenario (on the same server)")
+    p.add_argument("--retries", type=int, default=2, help="runs again when other processes "
                    "used more than --max-other CPU seconds during a timed run")
     p.add_argument("--max-other", type=float, default=0.3)
     p.add_argument("--profile", metavar="DIR", help="py-spy the server and the delivery process into DIR")
