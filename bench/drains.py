@@ -326,7 +326,7 @@ async def run_once(server: Server, syslog_port: int, apps: list[str], args: argp
     sender = Totals.sender_cpu  # (the last sender's)
     others = busy - sum(cpu) - sender - (process_cpu(args.receiver_pid) - receivers0)
     syslog_dropped = (await settled_lines(server.url))[1] - syslog_dropped0
-    line = (f"{label:<34}ingest {n / accepted:>9,.0f} lines/s ({accepted:.2f} s; CPU s: server {cpu[0]:.2f}, "
+    line = (f"{label:<38}ingest {n / accepted:>9,.0f} lines/s ({accepted:.2f} s; CPU s: server {cpu[0]:.2f}, "
             f"syslog readers {cpu[2]:.2f}, drain delivery {cpu[1]:.2f}, load generator {sender:.2f}; machine busy "
             f"{busy:.2f} of {elapsed:.2f}, of which other processes {others:.2f}, steal {steal:.2f}; "
             f"{syslog_dropped:,.0f} dropped by the syslog readers)")

@@ -10,7 +10,7 @@ import pytest
 
 from vigil.config import Settings
 from vigil.drains.channel import Encoder
-from vigil.drains.child import Delivery, _Input
+from vigil.drains.child import PACED_UNTIL, YIELDS_UNTIL, Delivery, _Input
 from vigil.drains.handoff import lines_message
 from vigil.drains.machine import SAMPLE_EVERY, WINDOW, MachineLoad
 from vigil.logs.model import LogLine
@@ -128,11 +128,26 @@ async def test_lines_wait_for_a_busy_machine_at_most_drain_yield_max_then_go_unt
 async def test_an_inbox_half_full_hands_lines_on_even_to_a_busy_machine() -> None:
     # (A quarter of an 8-line buffer: the messages are merged two at a time.)
     inp, sub = inbox_with(Settings(drain_yield_max=30.0, drain_channel_bytes=1_000, drain_buffer_lines=8), 20)
-    assert 2 * inp.inbox_bytes >= 1_000
+    assert inp.inbox_bytes >= YIELDS_UNTIL * 1_000
     inp.load = Busy(1.0)
     inp.hand_on()
-    assert sub.pending > 0 and 2 * inp.inbox_bytes < 1_000  # until under half: then they wait again
+    assert sub.pending > 0 and inp.inbox_bytes < YIELDS_UNTIL * 1_000  # until under half: then they wait again
     assert inp.inbox
+
+
+async def test_drains_taking_lines_pace_the_inbox_until_it_is_nearly_full() -> None:
+    inp, sub = inbox_with(Settings(drain_yield_max=0.0, drain_channel_bytes=1_000, drain_buffer_lines=8), 12)
+    first = inp.inbox_bytes
+    assert YIELDS_UNTIL * 1_000 <= first < PACED_UNTIL * 1_000
+    inp.delivery.hub.busy = lambda stalled_after: True  # a healthy drain's buffer is half full
+    inp.hand_on()
+    assert sub.pending == 0 and inp.inbox_bytes == first  # it waits, although the inbox is over half
+    for turn in range(12, 20):  # until the inbox is nearly full: then a slow drain drops instead
+        frame = bytes(Encoder().frame(lines_message([("web", [line(turn)])])))[4:]
+        inp.inbox.append(frame)
+        inp.inbox_bytes += len(frame)
+    inp.hand_on()
+    assert sub.pending > 0 and inp.inbox_bytes < PACED_UNTIL * 1_000
 
 
 async def test_drain_yield_max_0_never_waits_for_the_machine() -> None:

@@ -242,6 +242,11 @@ PIPE_BYTES = 1 << 20  # Linux's default maximum pipe size (fs.pipe-max-size); th
 READ_MAX = 4 << 20  # read at most this much at a time before the drains get their turn
 PACE = 0.005  # seconds between looks at the drains' buffers while lines wait for them
 YIELD_PACE = 0.02  # seconds between looks at the machine's load while lines wait for it
+# Shares of `drain_channel_bytes` in the inbox up to which lines wait for the machine, and for the
+# drains that take lines: a burst waits for the machine until half the inbox is full, and then still
+# reaches the healthy drains whole (at the drains' pace) for most of the other half.
+YIELDS_UNTIL = 0.5
+PACED_UNTIL = 0.875
 
 
 def enlarge_pipe(fd: int) -> None:
@@ -258,20 +263,21 @@ class _Input(asyncio.Protocol):
     Reading eagerly keeps the server's side of the channel empty. Handing on paced matters when the
     process catches up (after a burst, or a pause): a whole backlog at once would overflow the
     buffers of drains that can keep up. So a `Lines` message waits while a drain that is taking lines
-    has its buffer half full (`LineHub.busy`) — but only while the inbox is under half of
+    has its buffer half full (`LineHub.busy`) — but only while the inbox is under `PACED_UNTIL` of
     `drain_channel_bytes`: beyond that a slow drain drops rather than holds back the others, and at
     the limit reading pauses (the server then counts what does not fit).
 
     Lines also wait while other processes keep the machine busy (over `drain_yield_busy` of its CPUs,
-    `machine.py`) — a burst of ingest — for at most `drain_yield_max` seconds from the first wait;
-    after that they are handed on until the inbox is empty, busy or not."""
+    `machine.py`) — a burst of ingest — while the inbox is under `YIELDS_UNTIL`, for at most
+    `drain_yield_max` seconds from the first wait; after that they are handed on until the inbox is
+    empty, busy or not."""
 
     def __init__(self, delivery: Delivery, fd: int) -> None:
         self.delivery = delivery
         self.deframer = Deframer(ToProcess)
         self.fd = fd
         self.transport: asyncio.ReadTransport | None = None
-        self.inbox: deque[bytes] = deque()
+        self.inbox: deque[bytes | bytearray | memoryview] = deque()
         self.inbox_bytes = 0
         self._paused = False
         self._retry: asyncio.TimerHandle | None = None
@@ -308,13 +314,13 @@ class _Input(asyncio.Protocol):
         s = delivery.settings
         stalled_after = max(0.5, 4 * s.drain_linger)
         while inbox or self._held is not None:
-            if 2 * self.inbox_bytes < s.drain_channel_bytes:
-                if delivery.hub.busy(stalled_after):
-                    self._retry = asyncio.get_running_loop().call_later(PACE, self.hand_on)
-                    break
-                if self._yields(s):
-                    self._retry = asyncio.get_running_loop().call_later(YIELD_PACE, self.hand_on)
-                    break
+            filled = self.inbox_bytes / s.drain_channel_bytes
+            if filled < PACED_UNTIL and delivery.hub.busy(stalled_after):
+                self._retry = asyncio.get_running_loop().call_later(PACE, self.hand_on)
+                break
+            if filled < YIELDS_UNTIL and self._yields(s):
+                self._retry = asyncio.get_running_loop().call_later(YIELD_PACE, self.hand_on)
+                break
             msg = self._next()
             delivery.handle(self._merge(msg, s) if isinstance(msg, Lines) else msg)
         else:
