@@ -3,6 +3,7 @@ drop-oldest, exact counts, and a worker reading it across a change of apps (a si
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from vigil.config import Settings
@@ -100,6 +101,22 @@ async def test_half_full_wakes_a_lingering_reader() -> None:
     buf.push(Chunk([line("web", "x")] * 1))
     buf.push(Chunk([line("web", "x")] * 1))
     assert calls == [5, 6]
+
+
+async def test_a_drain_that_had_nothing_to_read_is_not_stalled_when_a_backlog_comes() -> None:
+    """A healthy drain idle for longer than `stalled_after` (nothing came, or the delivery process
+    yielded to a busy machine) still paces the backlog handed on after: it is not taken for dead."""
+    hub = LineHub()
+    healthy = hub.subscribe(["web"], 10)
+    dead = hub.subscribe(["web"], 10)
+    dead.push(Chunk([line("web", "old")] * 2))  # lines it never read
+    healthy.last_read = dead.last_read = time.monotonic() - 60
+    hub.publish("web", [line("web", "x")] * 6)
+    assert hub.busy(stalled_after=0.5)  # the healthy drain, half full, counts
+    assert healthy.pending == 6 and dead.pending == 8
+    await healthy.get(10)
+    assert not hub.busy(stalled_after=0.5)  # the dead one, which had lines and never read, does not
+    assert dead.stalled
 
 
 async def test_a_retargeted_worker_reads_the_old_apps_lines_first() -> None:

@@ -168,7 +168,7 @@ class DrainBuffer:
         # Called when a push leaves the buffer at least half full (by lines or bytes): a drain that
         # lingers to gather lines writes now instead of dropping them.
         self.on_half_full: Callable[[], None] | None = None
-        self.last_read = time.monotonic()  # when the drain last took lines: is it consuming?
+        self.last_read = time.monotonic()  # when the drain last took lines or had none: is it consuming?
         self.stalled = False  # found not reading by LineHub.busy; cleared by the next read
         # Set by a syslog drain (its hostname's length): the hub frames a chunk for it as it arrives,
         # while its lines are still in the CPU's caches.
@@ -181,6 +181,11 @@ class DrainBuffer:
         n = chunk.n
         if not n or self._closed:
             return
+        if not self._len:
+            # A drain that had nothing to read was keeping up: it is not stalled because it did not
+            # read while the delivery process yielded, or nothing came (a backlog handed on after it
+            # would otherwise overflow it at once, unpaced).
+            self.last_read = time.monotonic()
         self._chunks.append([chunk, 0])
         self._len += n
         self._bytes += chunk.weight

@@ -264,8 +264,9 @@ class _Input(asyncio.Protocol):
     process catches up (after a burst, or a pause): a whole backlog at once would overflow the
     buffers of drains that can keep up. So a `Lines` message waits while a drain that is taking lines
     has its buffer half full (`LineHub.busy`) — but only while the inbox is under `PACED_UNTIL` of
-    `drain_channel_bytes`: beyond that a slow drain drops rather than holds back the others, and at
-    the limit reading pauses (the server then counts what does not fit).
+    `drain_channel_bytes`: beyond that a slow drain drops rather than holds back the others (a
+    message per event-loop turn, so that the drains' writers still run in between), and at the limit
+    reading pauses (the server then counts what does not fit).
 
     Lines also wait while other processes keep the machine busy (over `drain_yield_busy` of its CPUs,
     `machine.py`) — a burst of ingest — while the inbox is under `YIELDS_UNTIL`, for at most
@@ -280,7 +281,7 @@ class _Input(asyncio.Protocol):
         self.inbox: deque[bytes | bytearray | memoryview] = deque()
         self.inbox_bytes = 0
         self._paused = False
-        self._retry: asyncio.TimerHandle | None = None
+        self._retry: asyncio.Handle | None = None
         self._held: Any = None  # a message taken from the inbox while merging, handled next
         self.load = MachineLoad()
         self._yielding_since: float | None = None
@@ -309,18 +310,27 @@ class _Input(asyncio.Protocol):
         self.hand_on()
 
     def hand_on(self) -> None:
-        self._retry = None
+        if self._retry is not None:  # (one look pending at a time, however often data comes)
+            self._retry.cancel()
+            self._retry = None
         delivery, inbox = self.delivery, self.inbox
         s = delivery.settings
+        loop = asyncio.get_running_loop()
         stalled_after = max(0.5, 4 * s.drain_linger)
+        handed = False
         while inbox or self._held is not None:
             filled = self.inbox_bytes / s.drain_channel_bytes
-            if filled < PACED_UNTIL and delivery.hub.busy(stalled_after):
-                self._retry = asyncio.get_running_loop().call_later(PACE, self.hand_on)
-                break
+            if delivery.hub.busy(stalled_after):
+                if filled < PACED_UNTIL:
+                    self._retry = loop.call_later(PACE, self.hand_on)
+                    break
+                if handed:  # no waiting for a slow drain, but the drains' writers run between messages
+                    self._retry = loop.call_soon(self.hand_on)
+                    break
             if filled < YIELDS_UNTIL and self._yields(s):
-                self._retry = asyncio.get_running_loop().call_later(YIELD_PACE, self.hand_on)
+                self._retry = loop.call_later(YIELD_PACE, self.hand_on)
                 break
+            handed = True
             msg = self._next()
             delivery.handle(self._merge(msg, s) if isinstance(msg, Lines) else msg)
         else:
@@ -333,7 +343,7 @@ class _Input(asyncio.Protocol):
                 self._paused = True
                 transport.pause_reading()
                 if self._retry is None:
-                    self._retry = asyncio.get_running_loop().call_later(PACE, self.hand_on)
+                    self._retry = loop.call_later(PACE, self.hand_on)
         elif self._paused:
             self._paused = False
             transport.resume_reading()

@@ -58,7 +58,9 @@ class MachineLoad:
         if busy is None:
             return 0.0
         samples.append((now, busy, self._own()))
-        while len(samples) > 2 and now - samples[1][0] >= WINDOW:
+        # The window: from the newest sample at least WINDOW old, but none older than 2 × WINDOW (a
+        # sample from before a pause would average the pause in, and a burst would be seen late).
+        while len(samples) > 1 and (now - samples[1][0] >= WINDOW or now - samples[0][0] > 2 * WINDOW):
             samples.popleft()
         t0, busy0, own0 = samples[0]
         if now - t0 >= WINDOW / 2:  # shorter spans are mostly tick rounding
