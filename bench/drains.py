@@ -19,9 +19,10 @@ forked process), one run per scenario per round:
 
 Each run starts once every server is quiet (what the run before left to store or deliver is done),
 and every other round runs the scenarios in reverse order: a run right after another is slower.
-A scenario's figure is the median over the rounds of its run's ingest rate against the no-drains
-run of the same round: one run lasts under a second, and identical runs differ by ±15 % (the
-history engine's inserts and merges fall in a run or not).
+A scenario's figure is the median over the rounds of its run's ingest rate against the same round's
+run without drains (with `control`: the mean of both servers without drains): one run lasts under a
+second, and identical runs differ by ±15–30 % here (the history engine's inserts and merges fall in
+a run or not, and the machine's CPUs are not always as fast: the same run took 1.3 or 2.6 CPU s).
 
 For each run: ingest lines/s (until the server's `vigil_log_lines_total` has counted every line, or
 its syslog readers have counted it as dropped: polled every 10 ms, the moment interpolated between
@@ -471,16 +472,27 @@ async def run(args: argparse.Namespace) -> None:
         finally:
             for sc in scenarios:
                 sc.stop()
-        base = next((sc.rates for sc in scenarios if sc.name == "none"), None)
-        if base:
-            names = {"control": "no drains on another server", "one": "1 healthy drain per app",
-                     "mixed": "1 healthy + 1 blackholed + 1 refused per app",
+        none = next((sc.rates for sc in scenarios if sc.name == "none"), None)
+        control = next((sc.rates for sc in scenarios if sc.name == "control"), None)
+        if none:
+            # Each round's reference: its run without drains, or with the control scenario the mean
+            # of both servers without drains (half the noise of one).
+            base = [(a + b) / 2 for a, b in zip(none, control, strict=True)] if control else none
+            names = {"one": "1 healthy drain per app", "mixed": "1 healthy + 1 blackholed + 1 refused per app",
                      "three": "3 healthy per app"}
-            print(f"ingest relative to no drains (the median of {args.rounds} rounds; each round's run against the "
-                  "no-drains run of that round): " + "; ".join(
-                      f"{names[sc.name]} {statistics.median(ratios):.0%} ({', '.join(f'{r:.0%}' for r in ratios)})"
-                      for sc in scenarios if sc.name != "none"
-                      for ratios in [[r / b for r, b in zip(sc.rates, base, strict=True)]]))
+            if control:
+                spread = [b / a for a, b in zip(none, control, strict=True)]
+                print(f"the two servers without drains, control against none: median {statistics.median(spread):.0%} "
+                      f"({', '.join(f'{r:.0%}' for r in spread)})")
+            figures = []
+            for sc in scenarios:
+                if sc.name in names:
+                    ratios = [r / b for r, b in zip(sc.rates, base, strict=True)]
+                    figures.append(f"{names[sc.name]} {statistics.median(ratios):.0%} "
+                                   f"({', '.join(f'{r:.0%}' for r in ratios)})")
+            print(f"ingest relative to no drains (the median of {args.rounds} rounds; each round's run against "
+                  f"{'the mean of both servers without drains' if control else 'the no-drains run'} of that round): "
+                  + "; ".join(figures))
         print("other processes' CPU s during those runs: "
               + "; ".join(f"{sc.name} {', '.join(f'{o:.2f}' for o in sc.disturbed)}" for sc in scenarios))
         print(f"server memory peak (MiB): {', '.join(rss)}; load average {os.getloadavg()[0]:.2f}")

@@ -152,14 +152,14 @@ class Settings:
     drain_udp_max_bytes: int = 8_192  # longer syslog+udp messages are cut
     drain_ca_file: str | None = None  # PEM certificates trusted by every TLS drain, besides the system's
     drain_ca_max_bytes: int = 64 * 1024  # a drain's own tls_ca
-    drain_channel_bytes: int = 64 * 1024 * 1024  # unwritten lines to the delivery process; beyond: not sent, counted
+    drain_channel_bytes: int = 128 * 1024 * 1024  # unwritten lines to the delivery process; beyond: not sent, counted
     drain_feed_lines: int = 65_536  # lines of drained apps in one message to the delivery process (more: more messages)
     drain_message_bytes: int = 16 * 1024 * 1024  # worker reports' bytes in one message (more: more messages)
     drain_stats_interval: float = 1.0  # the delivery process reports every drain's counters this often
     drain_process_nice: int = 10  # the delivery process's nice value: ingest has the CPU first (0: same as the server)
     drain_process_idle: bool = True  # the delivery process as SCHED_IDLE: only CPU that ingest leaves (else nice)
     drain_yield_busy: float = 0.75  # lines wait while other processes keep more than this share of the CPUs busy
-    drain_yield_max: float = 1.0  # ... for at most this many seconds (0: never wait for the machine)
+    drain_yield_max: float = 2.0  # ... for at most this many seconds (0: never wait for the machine)
 
     # Alerts (docs/alerts.md): the SMTP server `mail` services send through, and the evaluator's bounds.
     smtp_host: str | None = None  # unset: `mail` deliveries fail (visibly, in the alert's status)

@@ -194,7 +194,7 @@ async def test_lines_messages_waiting_together_reach_the_drains_as_one_chunk_per
     """Behind, the delivery process merges the `Lines` messages waiting in its inbox: per app one
     chunk, its lines in order, at most a quarter of a drain's buffer; another message ends a merge."""
     delivery = Delivery(None)  # type: ignore[arg-type]  # (nothing is sent back here)
-    delivery.settings = Settings(drain_buffer_lines=40)
+    delivery.settings = Settings(drain_buffer_lines=40, drain_yield_max=0)  # (lines never wait for the machine)
     web, api = delivery.hub.subscribe(["web"], 40), delivery.hub.subscribe(["api"], 40)
     inp = _Input(delivery, -1)
     encoder = Encoder()

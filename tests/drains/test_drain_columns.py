@@ -351,7 +351,7 @@ async def test_messages_waiting_together_are_merged_into_one_table() -> None:
     app's rows together and in order, then framed at once."""
     rng = random.Random(13)
     delivery = Delivery(None)  # type: ignore[arg-type]  # (nothing is sent back here)
-    delivery.settings = Settings(drain_buffer_lines=4_000)
+    delivery.settings = Settings(drain_buffer_lines=4_000, drain_yield_max=0)  # (lines never wait for the machine)
     hub = delivery.hub
     web = hub.subscribe(["web"], 4_000)
     web.frame_host_len, web.wants_lines = len(TOKEN), False

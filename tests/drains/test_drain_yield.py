@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -40,7 +41,7 @@ class Clock:
 def test_the_share_is_the_other_processes_cpu_over_the_last_window() -> None:
     clock = Clock()
     load = clock.load(cpus=2)
-    assert load.others() == 0.0  # nothing measured yet
+    assert load.others() is None  # nothing measured yet
     clock.spend(WINDOW, others=0.15, own=0.05)  # others: 0.15 of 0.2 CPU seconds; its own do not count
     assert load.others() == pytest.approx(0.75)
     for _ in range(20):  # the machine falls idle: the old window is left behind
@@ -54,7 +55,7 @@ def test_a_span_shorter_than_half_the_window_is_not_trusted_yet() -> None:
     load = clock.load(cpus=1)
     load.others()
     clock.spend(WINDOW * 0.3, others=WINDOW * 0.3)  # busy, but measured over 30 ms: tick rounding
-    assert load.others() == 0.0
+    assert load.others() is None
     clock.spend(WINDOW * 0.3, others=WINDOW * 0.3)
     assert load.others() == pytest.approx(1.0)
 
@@ -64,7 +65,7 @@ def test_after_a_pause_a_burst_is_seen_within_half_a_window() -> None:
     load = clock.load(cpus=1)
     load.others()
     clock.spend(60.0, others=0.0)  # a minute without a look, the machine idle
-    assert load.others() == 0.0
+    assert load.others() is None  # the first look after a pause: not known yet
     clock.spend(WINDOW / 2, others=WINDOW / 2)  # then fully busy: the minute is not averaged in
     assert load.others() == pytest.approx(1.0)
 
@@ -81,15 +82,18 @@ def test_asked_often_it_reads_the_machine_at_most_every_sample_interval_and_keep
 
 def test_without_proc_stat_the_machine_counts_as_idle() -> None:
     assert MachineLoad(lambda: None).others() == 0.0
-    share = MachineLoad().others()  # the real one, on this machine
-    assert 0.0 <= share <= 1.0
+    load = MachineLoad()  # the real one, on this machine
+    load.others()
+    time.sleep(WINDOW)
+    share = load.others()
+    assert share is not None and 0.0 <= share <= 1.0
 
 
 class Busy:
-    def __init__(self, share: float) -> None:
+    def __init__(self, share: float | None) -> None:
         self.share = share
 
-    def others(self) -> float:
+    def others(self) -> float | None:
         return self.share
 
 
@@ -161,6 +165,16 @@ async def test_drains_taking_lines_pace_the_inbox_until_it_is_nearly_full() -> N
     for _ in range(20):
         await asyncio.sleep(0)
     assert inp.inbox_bytes < PACED_UNTIL * 1_000 and inp.inbox  # then it waits for the drain again
+
+
+async def test_the_first_lines_after_a_pause_wait_until_the_load_is_known() -> None:
+    inp, sub = inbox_with(Settings(drain_yield_busy=0.75, drain_yield_max=30.0), 1)
+    inp.load = Busy(None)
+    inp.hand_on()
+    assert sub.pending == 0
+    inp.load.share = 0.1  # known now, and the machine is idle
+    await asyncio.sleep(0.1)
+    assert sub.pending == 1
 
 
 async def test_drain_yield_max_0_never_waits_for_the_machine() -> None:

@@ -355,7 +355,8 @@ class _Input(asyncio.Protocol):
         since = self._yielding_since
         if since is not None and time.monotonic() - since >= s.drain_yield_max:
             return False
-        if self.load.others() <= s.drain_yield_busy:
+        share = self.load.others()  # (None: not known yet, the first look after a pause: wait to see)
+        if share is not None and share <= s.drain_yield_busy:
             return False
         if since is None:
             self._yielding_since = time.monotonic()

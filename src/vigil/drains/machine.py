@@ -37,7 +37,8 @@ def _own_seconds() -> float:
 
 class MachineLoad:
     """`others()`: the share (0..1) of the machine's CPUs that other processes kept busy over about the
-    last `WINDOW` seconds, measured when asked (no timer)."""
+    last `WINDOW` seconds, measured when asked (no timer); None while it cannot be known yet (the
+    first look after a pause spans too little time): the start of a burst is judged on what follows."""
 
     def __init__(self, busy: Callable[[], float | None] = _machine_busy_seconds,
                  own: Callable[[], float] = _own_seconds, clock: Callable[[], float] = time.monotonic,
@@ -47,9 +48,9 @@ class MachineLoad:
             cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         self.cpus = cpus
         self._samples: deque[tuple[float, float, float]] = deque()  # (time, machine busy, own)
-        self._last = 0.0
+        self._last: float | None = None
 
-    def others(self) -> float:
+    def others(self) -> float | None:
         now = self._clock()
         samples = self._samples
         if samples and now - samples[-1][0] < SAMPLE_EVERY:
@@ -63,7 +64,9 @@ class MachineLoad:
         while len(samples) > 1 and (now - samples[1][0] >= WINDOW or now - samples[0][0] > 2 * WINDOW):
             samples.popleft()
         t0, busy0, own0 = samples[0]
-        if now - t0 >= WINDOW / 2:  # shorter spans are mostly tick rounding
+        if now - t0 < WINDOW / 2:  # shorter spans are mostly tick rounding
+            self._last = None
+        else:
             used = (busy - busy0) - (samples[-1][2] - own0)
             self._last = min(1.0, max(0.0, used / ((now - t0) * self.cpus)))
         return self._last
