@@ -151,6 +151,18 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
+def delivery_peak_rss_mib(server: Server) -> float:
+    """The peak resident memory of the server's drain delivery process (0: it has none)."""
+    assert server.proc is not None
+    for pid in descendants(server.proc.pid):
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/cmdline", "rb") as f:
+            if DELIVERY in f.read():
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def cpu_split(server: Server) -> tuple[float, float, float]:
     """CPU seconds so far of the server process, of its drain delivery process and of its other
     child processes (the syslog readers)."""
@@ -469,6 +481,7 @@ async def run(args: argparse.Namespace) -> None:
                 for sc in scenarios if r % 2 == 0 else scenarios[::-1]:
                     await sc.run(args, apps, counter, servers)
             rss = [f"{server.peak_rss_mib():.0f}" for server in servers]
+            delivery_rss = [f"{peak:.0f}" for server in servers if (peak := delivery_peak_rss_mib(server))]
         finally:
             for sc in scenarios:
                 sc.stop()
@@ -495,7 +508,8 @@ async def run(args: argparse.Namespace) -> None:
                   + "; ".join(figures))
         print("other processes' CPU s during those runs: "
               + "; ".join(f"{sc.name} {', '.join(f'{o:.2f}' for o in sc.disturbed)}" for sc in scenarios))
-        print(f"server memory peak (MiB): {', '.join(rss)}; load average {os.getloadavg()[0]:.2f}")
+        print(f"server memory peak (MiB): {', '.join(rss)}; delivery processes' (MiB): {', '.join(delivery_rss)}; "
+              f"load average {os.getloadavg()[0]:.2f}")
     finally:
         sinks.close()
 

@@ -44,9 +44,7 @@ class MachineLoad:
                  own: Callable[[], float] = _own_seconds, clock: Callable[[], float] = time.monotonic,
                  cpus: int | None = None) -> None:
         self._busy, self._own, self._clock = busy, own, clock
-        if cpus is None:
-            cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        self.cpus = cpus
+        self.cpus = cpus or os.cpu_count() or 1  # (all of them: /proc/stat's first line counts them all)
         self._samples: deque[tuple[float, float, float]] = deque()  # (time, machine busy, own)
         self._last: float | None = None
 
