@@ -61,7 +61,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from _server import Server, free_port
+from _server import Server, cpu_seconds, free_port, peak_rss_mib
 from logs import AUTH, Totals, frames, send_syslog_elsewhere
 
 DELIVERY = b"vigil.drains.child"  # the drain delivery process's command line
@@ -102,25 +102,23 @@ async def wait_accepted(url: str, target: float, started: float, limit: float = 
 POLL = 0.01
 
 
-async def quiet(server: Server, settle: float = 1.5, limit: float = 10) -> None:
-    """Until the server and its child processes used under a tenth of a core for `settle` seconds (what
-    the last run left to store or deliver is done: a run right after the history engine's work of
-    the one before was up to 40 % slower), at most `limit` seconds."""
+async def quiet(servers: list[Server], settle: float = 1.5, limit: float = 10) -> None:
+    """Until each server and its child processes used under a tenth of a core in the same `settle`
+    seconds (what the last run left to store or deliver is done: a run right after the history
+    engine's work of the one before was up to 40 % slower), at most `limit` seconds."""
     deadline = time.perf_counter() + limit
     while time.perf_counter() < deadline:
-        cpu0 = sum(cpu_split(server))
+        cpu0 = [sum(cpu_split(server)) for server in servers]
         await asyncio.sleep(settle)
-        if sum(cpu_split(server)) - cpu0 < 0.1 * settle:
+        if all(sum(cpu_split(server)) - before < 0.1 * settle for server, before in zip(servers, cpu0, strict=True)):
             return
 
 
 def process_cpu(pid: int) -> float:
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
+        return cpu_seconds(pid)
     except OSError:  # gone
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def machine_cpu() -> tuple[float, float, float]:
@@ -151,16 +149,14 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
-def delivery_peak_rss_mib(server: Server) -> float:
-    """The peak resident memory of the server's drain delivery process (0: it has none)."""
+def delivery_pid(server: Server) -> int | None:
+    """The server's drain delivery process, if it has one."""
     assert server.proc is not None
     for pid in descendants(server.proc.pid):
         with contextlib.suppress(OSError), open(f"/proc/{pid}/cmdline", "rb") as f:
             if DELIVERY in f.read():
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmHWM:"):
-                        return int(line.split()[1]) / 1024
-    return 0.0
+                return pid
+    return None
 
 
 def cpu_split(server: Server) -> tuple[float, float, float]:
@@ -239,10 +235,8 @@ class Profiler:
         spy = str(beside) if beside.exists() else shutil.which("py-spy") or "py-spy"
         assert server.proc is not None
         pids = {"server": server.proc.pid}
-        for pid in descendants(server.proc.pid):
-            with contextlib.suppress(OSError), open(f"/proc/{pid}/cmdline", "rb") as f:
-                if DELIVERY in f.read():
-                    pids["delivery"] = pid
+        if (delivery := delivery_pid(server)) is not None:
+            pids["delivery"] = delivery
         for name, pid in pids.items():
             path = self.out / f"{label}-{name}.txt"
             self.procs.append((subprocess.Popen([spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "200",
@@ -407,8 +401,7 @@ class Scenario:
         assert self.server is not None
         kept: tuple[float, float] | None = None
         for attempt in range(1 + args.retries):
-            for server in servers:
-                await quiet(server)
+            await quiet(servers)
             rate, others = await run_once(self.server, self.syslog_port, apps, args, self.totals, counter,
                                           f"{self.label} #{len(self.rates) + 1}", len(self.targets),
                                           self.healthy_per_app)
@@ -481,7 +474,7 @@ async def run(args: argparse.Namespace) -> None:
                 for sc in scenarios if r % 2 == 0 else scenarios[::-1]:
                     await sc.run(args, apps, counter, servers)
             rss = [f"{server.peak_rss_mib():.0f}" for server in servers]
-            delivery_rss = [f"{peak:.0f}" for server in servers if (peak := delivery_peak_rss_mib(server))]
+            delivery_rss = [f"{peak_rss_mib(pid):.0f}" for server in servers if (pid := delivery_pid(server))]
         finally:
             for sc in scenarios:
                 sc.stop()

@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
 import subprocess
 import tempfile
 import time
-from pathlib import Path
 
 import cramjam
 import httpx
 
-from _server import TOKEN, Server, free_port, post_all
+from _server import TOKEN, Server, cpu_seconds, free_port, peak_rss_mib, post_all
 from vigil.prom.prompb.remote_pb2 import WriteRequest
 
 PER_REQUEST = 2_000
@@ -50,18 +48,6 @@ def bodies(series: int, samples: int, now: int) -> list[bytes]:
     if len(request.timeseries):
         out.append(bytes(cramjam.snappy.compress_raw(request.SerializeToString())))
     return out
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def report(name: str, total: int, elapsed: float, cpu: float, latencies: list[float], rss: float) -> None:
